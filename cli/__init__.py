@@ -1,0 +1,1 @@
+"""The idnopt command line (click)."""

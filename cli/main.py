@@ -1,0 +1,294 @@
+"""The ``idnopt`` command: solve, validate and describe instance files.
+
+Exit codes: 0 solved (optimal, or a solution within a limit), 1 error (bad
+input, solver failure), 2 usage error, 3 infeasible or unbounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from idnopt.errors import IdnoptError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE = 0, 1, 2, 3
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class App(click.Group):
+    """A click group that turns idnopt errors into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:  # noqa: D102
+        try:
+            return super().invoke(ctx)
+        except IdnoptError as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            ctx.exit(EXIT_ERROR)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            errors.print("interrupted", highlight=False)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence, traceback on request
+            if os.environ.get("IDNOPT_DEBUG"):
+                raise
+            errors.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                "(set IDNOPT_DEBUG=1 for a traceback)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            ctx.exit(EXIT_ERROR)
+
+
+def _version() -> str:
+    from idnopt import __version__
+
+    return __version__
+
+
+@click.group(cls=App, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=_version(), prog_name="idnopt")
+def app() -> None:
+    """Decide where ML inference models run and how requests reach them.
+
+    Instance files (YAML or JSON) name their problem family with `kind`;
+    `idnopt solve FILE` runs the family's exact method and prints the decision.
+    """
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "-"
+        if abs(value) >= 1e5 or (0 < abs(value) < 1e-3):
+            return f"{value:.4g}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    return "-" if value is None else str(value)
+
+
+def print_result(result, rows: int) -> None:
+    """Print a result as rich tables: summary, metrics, then each decoded table."""
+    summary = Table(title="Result", show_header=False, title_justify="left")
+    summary.add_column("field", style="bold")
+    summary.add_column("value")
+    summary.add_row("status", str(result.status))
+    summary.add_row("method", result.method or "-")
+    summary.add_row("backend", f"{result.backend or '-'} ({result.solver or '-'})")
+    summary.add_row("objective", _format(result.objective))
+    summary.add_row("bound", _format(result.bound))
+    summary.add_row(
+        "gap",
+        "-" if result.gap is None else f"{100 * result.gap:.3g} %" if result.gap > 1e-9 else "0 %",
+    )
+    summary.add_row("build / solve", f"{result.build_seconds:.3f} s / {result.solve_seconds:.3f} s")
+    if result.message and result.status.value not in ("optimal",):
+        summary.add_row("message", result.message)
+    for name, value in result.metrics.items():
+        summary.add_row(name, _format(value))
+    console.print(summary)
+    for name, table_rows in result.tables.items():
+        if not table_rows:
+            continue
+        table = Table(title=f"{name} ({len(table_rows)} rows)", title_justify="left")
+        columns = list(table_rows[0])
+        for column in columns:
+            table.add_column(
+                column, justify="right" if isinstance(table_rows[0][column], float) else "left"
+            )
+        for row in table_rows[:rows]:
+            table.add_row(*(_format(row.get(column)) for column in columns))
+        if len(table_rows) > rows:
+            table.caption = f"{len(table_rows) - rows} more rows: use --rows or --json"
+        console.print(table)
+
+
+def _exit_code(result) -> int:
+    from idnopt.result import Status
+
+    if result.status in (Status.INFEASIBLE, Status.UNBOUNDED):
+        return EXIT_INFEASIBLE
+    if result.status == Status.ERROR or not result.has_solution:
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+@app.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--method",
+    "-m",
+    default=None,
+    help="Method of the instance's family (default: its exact method); "
+    "`idnopt methods` lists them.",
+)
+@click.option(
+    "--backend",
+    "-b",
+    type=click.Choice(["highs", "pyomo", "cvxpy"]),
+    default="highs",
+    show_default=True,
+    help="Backend that compiles and solves the program.",
+)
+@click.option("--solver", default=None, help="Solver used by the pyomo or cvxpy backend.")
+@click.option("--relax", is_flag=True, help="Solve the continuous relaxation.")
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds; the best solution found so far is returned with its gap.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the result as JSON to this file (atomically).",
+)
+@click.option(
+    "--write-model",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Export the exact program as .lp or .mps before solving.",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=25,
+    show_default=True,
+    help="Rows shown per table.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show the solver log.")
+def solve(
+    file: Path,
+    method: str | None,
+    backend: str,
+    solver: str | None,
+    relax: bool,
+    time_limit: float | None,
+    as_json: bool,
+    output: Path | None,
+    write_model: Path | None,
+    rows: int,
+    verbose: bool,
+) -> None:
+    """Solve an instance FILE with its family's formulation."""
+    import idnopt
+    from idnopt.backends import write_model as export
+    from idnopt.documents import write_atomic
+    from idnopt.registry import get_family
+
+    instance = idnopt.load(file)
+    if write_model is not None:
+        export(get_family(instance.kind).formulation.build(instance, relax=relax), write_model)
+    options: dict[str, Any] = {"verbose": verbose}
+    if solver:
+        options["solver"] = solver
+    result = idnopt.solve(
+        instance, method=method, backend=backend, relax=relax, time_limit=time_limit, **options
+    )
+    if output is not None:
+        write_atomic(output, result.to_json() + "\n")
+    if as_json:
+        click.echo(result.to_json())
+    else:
+        if instance.name:
+            console.print(
+                f"[bold]{instance.kind}[/] instance [bold]{instance.name}[/] ({file})",
+                highlight=False,
+            )
+        print_result(result, rows)
+    sys.exit(_exit_code(result))
+
+
+@app.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check instance FILES: syntax, fields, units and cross-references."""
+    import idnopt
+
+    failed = 0
+    for file in files:
+        try:
+            instance = idnopt.load(file)
+        except IdnoptError as exc:
+            failed += 1
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            continue
+        console.print(f"[green]ok[/] {file} ({instance.kind})", highlight=False)
+    sys.exit(EXIT_ERROR if failed else EXIT_OK)
+
+
+@app.command()
+@click.argument("kind", required=False)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema to this file instead of printing it.",
+)
+def schema(kind: str | None, output: Path | None) -> None:
+    """Print the JSON Schema of instance files of KIND (all kinds if omitted)."""
+    import idnopt
+    from idnopt.documents import write_atomic
+
+    text = json.dumps(idnopt.schema(kind), indent=2)
+    if output is not None:
+        write_atomic(output, text + "\n")
+    else:
+        click.echo(text)
+
+
+@app.command()
+def methods() -> None:
+    """List the problem kinds and the methods each offers."""
+    from idnopt.registry import families
+
+    table = Table(title="Problem kinds and methods", title_justify="left")
+    table.add_column("kind", style="bold")
+    table.add_column("method")
+    table.add_column("what it does")
+    for kind, family in sorted(families().items()):
+        for index, (name, text) in enumerate(family.formulation.methods.items()):
+            label = f"{name} (default)" if index == 0 else name
+            table.add_row(kind if index == 0 else "", label, text)
+    console.print(table)
+
+
+def _register_optional_commands() -> None:
+    """Attach commands that live in their own modules."""
+    for module, attribute, name in (
+        ("idnopt.cli.profile", "profile_command", "profile"),
+        ("idnopt.cli.sweep", "sweep_command", "sweep"),
+        ("idnopt.cli.generate", "generate_command", "generate"),
+    ):
+        try:
+            command = getattr(__import__(module, fromlist=[attribute]), attribute)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        app.add_command(command, name)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    """Entry point of the ``idnopt`` console script."""
+    app(prog_name="idnopt")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

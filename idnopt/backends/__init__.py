@@ -1,0 +1,121 @@
+"""Backends compile a :class:`~idnopt.program.Program` for one solver family.
+
+``solve_program`` is the single entry point: it runs the reduction chain
+(relaxation, maximisation to minimisation), hands the program to the chosen
+backend, maps the result back, and explains infeasible programs in terms of
+their named blocks.
+
+========  =======================================================================
+backend   what it does
+========  =======================================================================
+highs     highspy with the whole sparse model passed at once (default; LP/MILP)
+pyomo     a Pyomo model of the same blocks, any Pyomo solver, .lp/.mps export
+cvxpy     cvxpy: HiGHS for LP/MILP, Clarabel (or any installed solver) for convex
+========  =======================================================================
+"""
+
+from __future__ import annotations
+
+import time
+
+from idnopt.backends.base import Backend, SolveOptions
+from idnopt.backends.cvxpy import CvxpyBackend
+from idnopt.backends.highs import HighsBackend, irreducible_conflict
+from idnopt.backends.pyomo import PyomoBackend, write_model
+from idnopt.errors import InputError, UnsupportedError
+from idnopt.program import Program
+from idnopt.reductions import Chain, Relax, ToMinimization
+from idnopt.result import Result, Status
+
+BACKENDS: dict[str, Backend] = {
+    backend.name: backend for backend in (HighsBackend(), PyomoBackend(), CvxpyBackend())
+}
+"""Registered backends by name."""
+
+
+def get_backend(name: str) -> Backend:
+    """Return the backend called ``name``.
+
+    Raises
+    ------
+    InputError
+        If no such backend exists, listing the known ones.
+    """
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        known = ", ".join(BACKENDS)
+        raise InputError(f"unknown backend {name!r}; choose one of {known}") from None
+
+
+def solve_program(
+    program: Program,
+    backend: str = "highs",
+    *,
+    relax: bool = False,
+    time_limit: float | None = None,
+    mip_gap: float | None = None,
+    threads: int | None = None,
+    solver: str | None = None,
+    verbose: bool = False,
+    explain: bool = True,
+) -> Result:
+    """Solve a program on one backend.
+
+    Parameters
+    ----------
+    program : Program
+        The program to solve (not modified).
+    backend : {"highs", "pyomo", "cvxpy"}
+        Which backend compiles and solves it.
+    relax : bool
+        Solve the continuous relaxation.
+    time_limit : float, optional
+        Seconds; on expiry the incumbent (if any) is returned with its gap.
+    mip_gap : float, optional
+        Relative gap at which a MILP solve may stop.
+    threads : int, optional
+        Solver threads.
+    solver : str, optional
+        Solver used by the Pyomo or cvxpy backend.
+    verbose : bool
+        Show the solver's log.
+    explain : bool
+        For infeasible programs, compute the conflicting constraints (HiGHS IIS).
+
+    Returns
+    -------
+    Result
+        In the program's own sense (maximisation objectives are not negated).
+    """
+    chosen = get_backend(backend)
+    chain = Chain(([Relax()] if relax else []) + [ToMinimization()])
+    reduced = chain.apply(program)
+    reason = chosen.accepts(reduced)
+    if reason:
+        raise UnsupportedError(reason)
+    options = SolveOptions(
+        time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose, solver=solver
+    )
+    result = chosen.solve(reduced, options)
+    if result.status == Status.INFEASIBLE and explain and reduced.is_linear:
+        started = time.perf_counter()
+        result.conflict = irreducible_conflict(reduced, time_limit=time_limit or 30.0)
+        result.solve_seconds += time.perf_counter() - started
+        if result.conflict:
+            shown = ", ".join(result.conflict[:8])
+            extra = len(result.conflict) - 8
+            result.message = f"infeasible: conflicting constraints {shown}" + (
+                f" and {extra} more" if extra > 0 else ""
+            )
+    return chain.invert(result)
+
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "SolveOptions",
+    "get_backend",
+    "solve_program",
+    "write_model",
+]

@@ -1,0 +1,184 @@
+"""The cvxpy backend: linear blocks plus the program's convex (DCP) part.
+
+Linear programs and MILPs go to HiGHS through cvxpy; convex programs to
+Clarabel by default; any installed cvxpy solver can be named. Each variable
+block becomes one cvxpy ``Variable`` (with native bounds), so a program's
+convex objective receives expressions shaped like its blocks.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from idnopt.backends.base import Backend, SolveOptions, assemble_result
+from idnopt.errors import SolverError, UnsupportedError
+from idnopt.program import Program
+from idnopt.result import Result, Status
+
+
+def build_cvxpy_problem(program: Program):
+    """Build a ``cvxpy.Problem`` (minimisation) from a program.
+
+    Returns
+    -------
+    problem : cvxpy.Problem
+    variables : dict of str to cvxpy.Variable
+        One flat variable per block.
+    row_constraints : list of tuple
+        ``(kind, rows, constraint)`` with ``kind`` in ``{"ge", "le", "eq"}`` so
+        duals can be mapped back to program rows.
+    """
+    import cvxpy as cp
+
+    if program.sense != "minimize":
+        raise UnsupportedError("cvxpy backend expects a minimisation (use the reduction chain)")
+    variables = {}
+    for block in program.variables.values():
+        if block.size == 0:
+            continue
+        lower = np.where(np.isfinite(block.lower), block.lower, -np.inf)
+        upper = np.where(np.isfinite(block.upper), block.upper, np.inf)
+        variables[block.name] = cp.Variable(
+            block.size, name=block.name, integer=block.integer, bounds=[lower, upper]
+        )
+    parts = [variables[b.name] for b in program.variables.values() if b.size]
+    x = cp.hstack(parts) if len(parts) > 1 else parts[0]
+    matrix = program.matrix("csr")
+    row_lower, row_upper = program.row_bounds()
+    equal = np.isfinite(row_lower) & (row_lower == row_upper)
+    has_lower = np.isfinite(row_lower) & ~equal
+    has_upper = np.isfinite(row_upper) & ~equal
+    constraints, row_constraints = [], []
+    for kind, mask in (("eq", equal), ("ge", has_lower), ("le", has_upper)):
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            continue
+        expression = matrix[rows] @ x
+        if kind == "eq":
+            constraint = expression == row_lower[rows]
+        elif kind == "ge":
+            constraint = expression >= row_lower[rows]
+        else:
+            constraint = expression <= row_upper[rows]
+        constraints.append(constraint)
+        row_constraints.append((kind, rows, constraint))
+    objective = program.objective @ x + program.objective_constant
+    shaped = {
+        name: (
+            variables[name]
+            if block.shape == (block.size,)
+            else cp.reshape(variables[name], block.shape, order="C")
+        )
+        for name, block in program.variables.items()
+        if block.size
+    }
+    if program.convex_objective is not None:
+        objective = objective + program.convex_objective(shaped)
+    if program.convex_constraints is not None:
+        for named in program.convex_constraints(shaped).values():
+            constraints.extend(named)
+    return cp.Problem(cp.Minimize(objective), constraints), variables, row_constraints
+
+
+class CvxpyBackend(Backend):
+    """Solve linear, mixed-integer linear and convex programs through cvxpy."""
+
+    name = "cvxpy"
+
+    def accepts(self, program: Program) -> str | None:  # noqa: D102
+        return None
+
+    def available(self) -> bool:  # noqa: D102
+        try:
+            import cvxpy  # noqa: F401
+        except ImportError:  # pragma: no cover - core dependency
+            return False
+        return True
+
+    def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
+        import cvxpy as cp
+
+        start = time.perf_counter()
+        problem, variables, row_constraints = build_cvxpy_problem(program)
+        if not program.is_linear and not problem.is_dcp():
+            raise UnsupportedError(f"program {program.name!r}: convex part is not DCP")
+        solver = options.solver or ("HIGHS" if program.is_linear else "CLARABEL")
+        solver = solver.upper()
+        if solver not in cp.installed_solvers():
+            raise SolverError(
+                f"cvxpy solver {solver!r} is not installed; installed: {cp.installed_solvers()}"
+            )
+        if program.is_mip and not program.is_linear and solver in ("CLARABEL", "SCS", "OSQP"):
+            raise UnsupportedError(
+                f"{solver} cannot solve mixed-integer convex programs; name a MI-convex solver"
+            )
+        kwargs = {}
+        if solver == "HIGHS":
+            if options.time_limit is not None:
+                kwargs["time_limit"] = float(options.time_limit)
+            if options.mip_gap is not None:
+                kwargs["mip_rel_gap"] = float(options.mip_gap)
+            if options.threads is not None:
+                kwargs["threads"] = int(options.threads)
+        if solver == "HIGHS":
+            from idnopt.backends.highs import silence_banner
+
+            silence_banner()
+        built = time.perf_counter()
+        try:
+            problem.solve(solver=solver, verbose=options.verbose, **kwargs)
+        except cp.error.SolverError as exc:
+            raise SolverError(f"cvxpy/{solver} failed: {exc}") from None
+        solved = time.perf_counter()
+        status = {
+            cp.OPTIMAL: Status.OPTIMAL,
+            cp.OPTIMAL_INACCURATE: Status.FEASIBLE,
+            cp.INFEASIBLE: Status.INFEASIBLE,
+            cp.INFEASIBLE_INACCURATE: Status.INFEASIBLE,
+            cp.UNBOUNDED: Status.UNBOUNDED,
+            cp.UNBOUNDED_INACCURATE: Status.UNBOUNDED,
+            cp.USER_LIMIT: Status.TIME_LIMIT,
+        }.get(problem.status, Status.ERROR)
+        if status == Status.TIME_LIMIT and problem.value is None:
+            status = Status.TIME_LIMIT
+        values = None
+        objective = None
+        if problem.value is not None and np.isfinite(problem.value):
+            objective = float(problem.value)
+            values = np.zeros(program.num_variables)
+            for name, variable in variables.items():
+                block = program.variables[name]
+                if variable.value is not None:
+                    values[block.start : block.start + block.size] = variable.value
+        duals = None
+        if objective is not None and not program.is_mip and program.is_linear:
+            duals = np.zeros(program.num_constraints)
+            for kind, rows, constraint in row_constraints:
+                if constraint.dual_value is None:
+                    duals = None
+                    break
+                sign = 1.0 if kind == "ge" else -1.0
+                duals[rows] += sign * np.asarray(constraint.dual_value).ravel()
+        bound = None
+        if program.is_mip and solver == "HIGHS" and objective is not None:
+            stats = problem.solver_stats.extra_stats
+            dual_bound = (
+                getattr(getattr(stats, "info", None), "mip_dual_bound", None) if stats else None
+            )
+            if dual_bound is not None and np.isfinite(dual_bound):
+                bound = float(dual_bound) + program.objective_constant
+        return assemble_result(
+            program,
+            status=status,
+            backend=self.name,
+            solver=f"cvxpy/{solver}",
+            build_seconds=built - start,
+            solve_seconds=solved - built,
+            column_values=values,
+            objective=objective,
+            bound=bound,
+            row_duals=duals,
+            message=str(problem.status),
+        )

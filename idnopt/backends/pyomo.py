@@ -1,0 +1,252 @@
+"""The Pyomo backend: the same blocks as a Pyomo model, for any solver Pyomo knows.
+
+Each variable block becomes one Pyomo ``Var`` named after the block (indexed
+by its flat position) and each constraint block one indexed ``Constraint``, so
+exported ``.lp``/``.mps`` files and Pyomo's own tools show the program's names.
+HiGHS is used through Pyomo's native interface (``pyomo.contrib.solver``);
+any other name goes through ``pyo.SolverFactory``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from idnopt.backends.base import Backend, SolveOptions, assemble_result
+from idnopt.errors import InputError, SolverError, UnsupportedError
+from idnopt.program import Program
+from idnopt.result import Result, Status
+
+
+def build_pyomo_model(program: Program):
+    """Build a ``pyomo.environ.ConcreteModel`` of a linear program.
+
+    Parameters
+    ----------
+    program : Program
+        A linear (mixed-integer) program.
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        With one ``Var`` per variable block, one ``Constraint`` per constraint
+        block and an ``objective``.
+    """
+    import pyomo.environ as pyo
+
+    model = pyo.ConcreteModel(name=program.name)
+    columns = []
+    for block in program.variables.values():
+        lower = [None if not np.isfinite(v) else float(v) for v in block.lower]
+        upper = [None if not np.isfinite(v) else float(v) for v in block.upper]
+        var = pyo.Var(
+            range(block.size),
+            domain=pyo.Integers if block.integer else pyo.Reals,
+            bounds=lambda _model, i, lo=lower, up=upper: (lo[i], up[i]),
+        )
+        model.add_component(block.name, var)
+        columns.extend(var[i] for i in range(block.size))
+    matrix = program.matrix("csr")
+    matrix.sum_duplicates()
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    row_lower, row_upper = program.row_bounds()
+
+    for block in program.constraints.values():
+
+        def rule(_model, i, start=block.start):
+            row = start + i
+            terms = range(indptr[row], indptr[row + 1])
+            if not terms:
+                inside = row_lower[row] <= 0.0 <= row_upper[row]
+                return pyo.Constraint.Skip if inside else pyo.Constraint.Infeasible
+            body = pyo.quicksum(data[k] * columns[indices[k]] for k in terms)
+            lower = row_lower[row] if np.isfinite(row_lower[row]) else None
+            upper = row_upper[row] if np.isfinite(row_upper[row]) else None
+            if lower is None and upper is None:
+                return pyo.Constraint.Skip
+            if lower is not None and upper is not None and lower == upper:
+                return body == float(lower)
+            return (lower, body, upper)
+
+        model.add_component(block.name, pyo.Constraint(range(block.size), rule=rule))
+    cost = program.objective
+    nonzero = np.flatnonzero(cost)
+    expression = (
+        pyo.quicksum(float(cost[j]) * columns[j] for j in nonzero) + program.objective_constant
+    )
+    sense = pyo.minimize if program.sense == "minimize" else pyo.maximize
+    model.objective = pyo.Objective(expr=expression, sense=sense)
+    model._idnopt_columns = columns
+    return model
+
+
+def write_model(program: Program, path: str | Path) -> Path:
+    """Export a linear program as ``.lp`` or ``.mps`` through Pyomo.
+
+    Parameters
+    ----------
+    program : Program
+        The program to export.
+    path : str or Path
+        Destination; the format follows the suffix (``.lp`` or ``.mps``).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".lp", ".mps"):
+        raise InputError("model export needs a .lp or .mps file name", path=path)
+    if not program.is_linear:
+        raise UnsupportedError("only linear programs can be exported as .lp/.mps")
+    from idnopt.documents import write_atomic
+
+    model = build_pyomo_model(program)
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    model.write(str(temporary), io_options={"symbolic_solver_labels": True})
+    write_atomic(path, temporary.read_bytes())
+    temporary.unlink()
+    return path
+
+
+class PyomoBackend(Backend):
+    """Build a Pyomo model from the program's blocks and solve it."""
+
+    name = "pyomo"
+
+    def accepts(self, program: Program) -> str | None:  # noqa: D102
+        if not program.is_linear:
+            return "the Pyomo backend takes linear programs; use backend='cvxpy' for convex ones"
+        return None
+
+    def available(self) -> bool:  # noqa: D102
+        try:
+            import pyomo.environ  # noqa: F401
+        except ImportError:  # pragma: no cover - core dependency
+            return False
+        return True
+
+    def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
+        reason = self.accepts(program)
+        if reason:
+            raise UnsupportedError(reason)
+        start = time.perf_counter()
+        model = build_pyomo_model(program)
+        built = time.perf_counter()
+        solver_name = (options.solver or "highs").lower()
+        if solver_name in ("highs", "appsi_highs"):
+            outcome = self._solve_native_highs(program, model, options)
+        else:
+            outcome = self._solve_legacy(program, model, options, solver_name)
+        solved = time.perf_counter()
+        status, objective, bound, duals, message = outcome
+        values = None
+        if objective is not None:
+            values = np.array(
+                [v.value if v.value is not None else 0.0 for v in model._idnopt_columns]
+            )
+        return assemble_result(
+            program,
+            status=status,
+            backend=self.name,
+            solver=f"Pyomo/{solver_name}",
+            build_seconds=built - start,
+            solve_seconds=solved - built,
+            column_values=values,
+            objective=objective,
+            bound=bound,
+            row_duals=duals,
+            message=message,
+        )
+
+    @staticmethod
+    def _solve_native_highs(program: Program, model, options: SolveOptions):
+        from pyomo.contrib.solver.common.factory import SolverFactory
+        from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+        solver = SolverFactory("highs")
+        config = {
+            "load_solutions": False,
+            "raise_exception_on_nonoptimal_result": False,
+            "tee": options.verbose,
+        }
+        if options.time_limit is not None:
+            config["time_limit"] = float(options.time_limit)
+        if options.mip_gap is not None:
+            config["rel_gap"] = float(options.mip_gap)
+        if options.threads is not None:
+            config["threads"] = int(options.threads)
+        results = solver.solve(model, **config)
+        condition = results.termination_condition
+        has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+        if condition == TerminationCondition.convergenceCriteriaSatisfied:
+            status = Status.OPTIMAL
+        elif condition == TerminationCondition.provenInfeasible:
+            status = Status.INFEASIBLE
+        elif condition == TerminationCondition.unbounded:
+            status = Status.UNBOUNDED
+        elif condition == TerminationCondition.infeasibleOrUnbounded:
+            from idnopt.backends.highs import HighsBackend
+
+            status = HighsBackend._classify(program)
+        elif condition == TerminationCondition.maxTimeLimit:
+            status = Status.TIME_LIMIT
+        elif has_solution:
+            status = Status.FEASIBLE
+        else:
+            status = Status.ERROR
+        objective = bound = duals = None
+        if has_solution:
+            results.solution_loader.load_vars()
+            objective = float(results.incumbent_objective)
+            if results.objective_bound is not None and np.isfinite(results.objective_bound):
+                bound = float(results.objective_bound)
+            if not program.is_mip and status == Status.OPTIMAL:
+                duals = _row_duals(program, model, results.solution_loader.get_duals())
+        return status, objective, bound, duals, str(condition.name)
+
+    @staticmethod
+    def _solve_legacy(program: Program, model, options: SolveOptions, solver_name: str):
+        import pyomo.environ as pyo
+        from pyomo.opt import SolverStatus, TerminationCondition
+
+        solver = pyo.SolverFactory(solver_name)
+        if solver is None or not solver.available(exception_flag=False):
+            raise SolverError(f"Pyomo cannot find the solver {solver_name!r} on this machine")
+        if not program.is_mip:
+            model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+        results = solver.solve(model, tee=options.verbose, load_solutions=False)
+        condition = results.solver.termination_condition
+        if condition == TerminationCondition.optimal:
+            status = Status.OPTIMAL
+        elif condition == TerminationCondition.infeasible:
+            status = Status.INFEASIBLE
+        elif condition == TerminationCondition.unbounded:
+            status = Status.UNBOUNDED
+        elif condition == TerminationCondition.maxTimeLimit:
+            status = Status.TIME_LIMIT
+        elif results.solver.status == SolverStatus.ok:
+            status = Status.FEASIBLE
+        else:
+            status = Status.ERROR
+        objective = duals = None
+        if len(results.solution) and status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT):
+            model.solutions.load_from(results)
+            objective = float(pyo.value(model.objective))
+            if not program.is_mip and hasattr(model, "dual"):
+                duals = _row_duals(program, model, dict(model.dual.items()))
+        return status, objective, None, duals, str(condition)
+
+
+def _row_duals(program: Program, model, duals_by_constraint) -> np.ndarray:
+    """Order Pyomo's duals (keyed by constraint data) as program rows."""
+    row_duals = np.zeros(program.num_constraints)
+    for block in program.constraints.values():
+        component = model.component(block.name)
+        for i in range(block.size):
+            if i in component:
+                row_duals[block.start + i] = float(duals_by_constraint.get(component[i], 0.0))
+    return row_duals

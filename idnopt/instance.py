@@ -1,0 +1,446 @@
+"""Instance files: the schema's shared building blocks, loading and located errors.
+
+An instance file (YAML or JSON) has a top-level ``kind`` naming the problem
+family (``idn``, ``jellybean``…); the family's schema (a subclass of
+:class:`Instance` registered in :mod:`idnopt.registry`) validates the rest.
+Families share the blocks defined here: nodes with a tier and resources, links
+with latency/bandwidth/price, a model catalog whose numbers are inline or come
+from a profile file by hardware name, and request classes.
+
+Loading is three steps, each of which reports problems as ``file:line:
+location: message``:
+
+1. parse (syntax errors with their line),
+2. validate fields with pydantic (types, units, ranges, unknown fields),
+3. cross-check references (:meth:`Instance.cross_check`): unknown nodes in
+   links, models without a latency on their hardware, unreachable ingresses…
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from idnopt.documents import Document, read_document
+from idnopt.errors import InputError
+from idnopt.units import (
+    DollarsPerGigabyte,
+    DollarsPerHour,
+    MegabitsPerSecond,
+    Megabytes,
+    Milliseconds,
+    RequestsPerSecond,
+)
+
+Location = tuple[str | int, ...]
+Problem = tuple[Location, str]
+"""A cross-check finding: where in the document, and what is wrong."""
+
+NonNegative = Field(ge=0)
+TIERS: tuple[str, ...] = ("device", "access", "edge", "regional", "cloud")
+"""Named tiers in their order, lowest first (an integer tier is also accepted)."""
+
+Name = Annotated[str, Field(min_length=1, pattern=r"^[^\s,\[\]]+$")]
+"""An identifier: non-empty, without spaces, commas or brackets."""
+
+
+class Strict(BaseModel):
+    """Base of every schema block: unknown fields are errors, objects are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Node(Strict):
+    """A machine or site that can host models.
+
+    ``memory`` is the model-memory budget in MB; ``hardware`` names the entry
+    of the model catalog (or of a profile) that gives its latencies.
+    """
+
+    name: Name
+    tier: str | int = "edge"
+    memory: Annotated[Megabytes, NonNegative] = 0.0
+    hardware: str | None = None
+    price: Annotated[DollarsPerHour, NonNegative] = 0.0
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, tier: str | int) -> str | int:
+        if isinstance(tier, str) and tier not in TIERS:
+            close = difflib.get_close_matches(tier, TIERS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; use one of {', '.join(TIERS)}"
+            raise ValueError(f"unknown tier {tier!r}{hint}")
+        return tier
+
+    @property
+    def tier_rank(self) -> int:
+        """Tier as an integer, lowest first."""
+        return TIERS.index(self.tier) if isinstance(self.tier, str) else int(self.tier)
+
+
+class Link(Strict):
+    """A network link between two nodes (both directions unless ``directed``)."""
+
+    source: Name
+    target: Name
+    latency: Annotated[Milliseconds, NonNegative]
+    bandwidth: Annotated[MegabitsPerSecond, Field(gt=0)] | None = None
+    price: Annotated[DollarsPerGigabyte, NonNegative] = 0.0
+    directed: bool = False
+
+
+class ProfileSource(Strict):
+    """Where the numbers of a hardware name come from: a profile file entry."""
+
+    file: str
+    hardware: str | None = None
+    batch: Annotated[int, Field(ge=1)] = 1
+    precision: str = "fp32"
+
+
+class Model(Strict):
+    """A model of the catalog.
+
+    Inline ``latency`` (ms per request) and ``throughput`` (requests/s) are per
+    hardware name; hardware listed in the instance's ``profiles`` fills what is
+    not given inline. ``memory`` is the memory footprint used against node
+    budgets; ``accuracy`` is a fraction in [0, 1].
+    """
+
+    name: Name
+    task: Name
+    memory: Annotated[Megabytes, Field(gt=0)] | None = None
+    accuracy: Annotated[float, Field(ge=0, le=1)] | None = None
+    latency: dict[str, Annotated[Milliseconds, Field(gt=0)]] = Field(default_factory=dict)
+    throughput: dict[str, Annotated[RequestsPerSecond, Field(gt=0)]] = Field(default_factory=dict)
+
+    def latency_on(self, hardware: str) -> float | None:
+        """Latency in ms on ``hardware`` (derived from throughput if only that is known)."""
+        if hardware in self.latency:
+            return self.latency[hardware]
+        if hardware in self.throughput:
+            return 1000.0 / self.throughput[hardware]
+        return None
+
+    def throughput_on(self, hardware: str) -> float | None:
+        """Requests/s on ``hardware`` (one request at a time if only latency is known)."""
+        if hardware in self.throughput:
+            return self.throughput[hardware]
+        if hardware in self.latency:
+            return 1000.0 / self.latency[hardware]
+        return None
+
+
+class RequestClass(Strict):
+    """A class of requests: a task asked at an ingress node at some rate."""
+
+    name: Name | None = None
+    task: Name
+    ingress: Name
+    rate: Annotated[RequestsPerSecond, NonNegative]
+    deadline: Annotated[Milliseconds, Field(gt=0)] | None = None
+    priority: Annotated[float, Field(gt=0)] = 1.0
+    path: list[Name] | None = None
+
+
+class Instance(Strict):
+    """Base of every family's schema: ``kind``, an optional name and description."""
+
+    kind: str
+    name: str | None = None
+    description: str | None = None
+
+    family: ClassVar[str] = ""
+
+    def cross_check(self) -> list[Problem]:
+        """Return every reference problem found (empty when consistent)."""
+        return []
+
+    def resolve(self, base: Path | None) -> Instance:
+        """Return a copy with external data (profiles) filled in; ``base`` is the file's folder."""
+        return self
+
+
+class NetworkInstance(Instance):
+    """Shared shape of network families: nodes, links, models, requests, profiles."""
+
+    nodes: list[Node] = Field(min_length=1)
+    links: list[Link] = Field(default_factory=list)
+    models: list[Model] = Field(min_length=1)
+    requests: list[RequestClass] = Field(default_factory=list)
+    profiles: dict[str, ProfileSource] = Field(default_factory=dict)
+
+    # -- derived views ----------------------------------------------------------------
+    @property
+    def node_names(self) -> list[str]:
+        """Node names in file order."""
+        return [node.name for node in self.nodes]
+
+    @property
+    def model_names(self) -> list[str]:
+        """Model names in file order."""
+        return [model.name for model in self.models]
+
+    def graph(self) -> nx.DiGraph:
+        """The network as a directed graph with ``latency`` edge weights (ms)."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.node_names)
+        for link in self.links:
+            attributes = {"latency": link.latency, "bandwidth": link.bandwidth, "price": link.price}
+            graph.add_edge(link.source, link.target, **attributes)
+            if not link.directed:
+                graph.add_edge(link.target, link.source, **attributes)
+        return graph
+
+    # -- checks -----------------------------------------------------------------------
+    def cross_check(self) -> list[Problem]:
+        """Check names and references between nodes, links, models and requests."""
+        problems: list[Problem] = []
+        problems += _duplicates(self.node_names, "nodes", "node")
+        problems += _duplicates(self.model_names, "models", "model")
+        named = [r.name for r in self.requests if r.name is not None]
+        problems += _duplicates(named, "requests", "request class")
+        nodes = set(self.node_names)
+        for index, link in enumerate(self.links):
+            for end in ("source", "target"):
+                name = getattr(link, end)
+                if name not in nodes:
+                    problems.append((("links", index, end), _unknown("node", name, nodes)))
+            if link.source == link.target:
+                problems.append((("links", index), f"link from {link.source!r} to itself"))
+        tasks = {model.task for model in self.models}
+        graph = self.graph()
+        for index, request in enumerate(self.requests):
+            if request.ingress not in nodes:
+                problems.append(
+                    (("requests", index, "ingress"), _unknown("node", request.ingress, nodes))
+                )
+            if request.task not in tasks:
+                problems.append(
+                    (
+                        ("requests", index, "task"),
+                        _unknown("task", request.task, tasks, "no model solves"),
+                    )
+                )
+            if request.path is not None:
+                problems += _check_path(
+                    request.path, request.ingress, graph, ("requests", index, "path")
+                )
+        for index, node in enumerate(self.nodes):
+            if node.hardware is None:
+                continue
+            known = any(m.latency_on(node.hardware) is not None for m in self.models)
+            if not known and node.hardware not in self.profiles:
+                problems.append(
+                    (
+                        ("nodes", index, "hardware"),
+                        f"no model has a latency for hardware {node.hardware!r}; add "
+                        f"'latency: {{{node.hardware}: ...}}' to models or a 'profiles' entry",
+                    )
+                )
+        return problems
+
+    def resolve(self, base: Path | None) -> NetworkInstance:
+        """Fill model latency/throughput/memory/accuracy from the ``profiles`` files."""
+        if not self.profiles:
+            return self
+        from idnopt.profiles import resolve_models
+
+        models = resolve_models(self.models, self.profiles, base)
+        return self.model_copy(update={"models": models})
+
+
+def _duplicates(names: Sequence[str], field: str, what: str) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, name in enumerate(names):
+        if name in seen:
+            problems.append(
+                (
+                    (field, index, "name"),
+                    f"duplicate {what} name {name!r} (first at {field}[{seen[name]}])",
+                )
+            )
+        else:
+            seen[name] = index
+    return problems
+
+
+def _unknown(what: str, name: str, known: Iterable[str], lead: str | None = None) -> str:
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    lead = lead or "unknown"
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listing = ", ".join(known[:8]) + (" …" if len(known) > 8 else "")
+    return f"{lead} {what} {name!r}{hint} (known: {listing})"
+
+
+def _check_path(
+    path: Sequence[str], ingress: str, graph: nx.DiGraph, where: Location
+) -> list[Problem]:
+    if not path:
+        return [(where, "path is empty")]
+    if path[0] != ingress:
+        return [(where + (0,), f"path must start at the ingress {ingress!r}, not {path[0]!r}")]
+    for index, (a, b) in enumerate(zip(path, path[1:])):
+        if b not in graph:
+            return [(where + (index + 1,), _unknown("node", b, graph.nodes))]
+        if not graph.has_edge(a, b):
+            return [(where + (index + 1,), f"no link from {a!r} to {b!r}")]
+    return []
+
+
+# -- loading -------------------------------------------------------------------------
+_FRIENDLY = {
+    "missing": "missing required field",
+    "extra_forbidden": "unknown field",
+}
+
+
+def _pydantic_problem(error: dict[str, Any], fields: Iterable[str]) -> str:
+    kind = error.get("type", "")
+    location = error.get("loc", ())
+    if kind == "missing":
+        return f"missing required field {location[-1]!r}" if location else "missing required field"
+    if kind == "extra_forbidden" and location:
+        name = str(location[-1])
+        close = difflib.get_close_matches(name, list(fields), n=1)
+        return f"unknown field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    message = str(error.get("msg", "invalid value"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    value = error.get("input")
+    if kind not in ("value_error",) and not isinstance(value, (dict, list)) and value is not None:
+        message += f" (got {value!r})"
+    return message
+
+
+def _fields_at(schema: type[BaseModel], location: Sequence[str | int]) -> list[str]:
+    """Field names allowed at a location (for 'did you mean' hints)."""
+    current: Any = schema
+    for part in location[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+    return list(getattr(current, "model_fields", {}) or [])
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def validate_document(document: Document) -> Instance:
+    """Validate parsed data against its family's schema and cross-check it.
+
+    Parameters
+    ----------
+    document : Document
+        Parsed file (see :func:`idnopt.documents.read_document`).
+
+    Returns
+    -------
+    Instance
+        The validated, resolved instance.
+
+    Raises
+    ------
+    InputError
+        The first problem found, located, with the count of further ones.
+    """
+    from idnopt.registry import get_family
+
+    data = document.data
+    if not isinstance(data, dict):
+        raise document.error((), "expected a mapping with a 'kind' field at the top level")
+    kind = data.get("kind")
+    if kind is None:
+        raise document.error((), "missing required field 'kind' (the problem family, e.g. 'idn')")
+    try:
+        family = get_family(str(kind))
+    except InputError as exc:
+        raise document.error(("kind",), exc.message) from None
+    try:
+        instance = family.instance_type.model_validate(data)
+    except ValidationError as exc:
+        # a misspelt field shows up as 'unknown' plus 'missing': report the unknown one,
+        # whose message suggests the right spelling
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        first = errors[0]
+        location = tuple(first["loc"])
+        message = _pydantic_problem(first, _fields_at(family.instance_type, location))
+        raise document.error(location, message, more=len(errors) - 1) from None
+    problems = instance.cross_check()
+    if not problems:
+        try:
+            instance = instance.resolve(document.path.parent)
+        except InputError as exc:
+            if exc.path is None:
+                raise document.error(_parse_location(exc.location), exc.message) from None
+            raise
+        problems = instance.cross_check()
+    if problems:
+        location, message = problems[0]
+        raise document.error(location, message, more=len(problems) - 1)
+    return instance
+
+
+def _parse_location(text: str | None) -> Location:
+    if not text:
+        return ()
+    parts: list[str | int] = []
+    for piece in text.replace("]", "").split("."):
+        name, *indices = piece.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(i) for i in indices)
+    return tuple(parts)
+
+
+def load(path: str | Path) -> Instance:
+    """Load, validate and cross-check an instance file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML or JSON instance file.
+
+    Returns
+    -------
+    Instance
+        An instance of the family named by the file's ``kind``.
+
+    Raises
+    ------
+    InputError
+        With file, line, location and what is wrong.
+    """
+    return validate_document(read_document(path))
+
+
+def from_dict(data: dict[str, Any], source: str = "<dict>") -> Instance:
+    """Validate an in-memory instance (same checks as :func:`load`).
+
+    Parameters
+    ----------
+    data : dict
+        Instance data as it would appear in a file.
+    source : str
+        Name used in error messages.
+    """
+    document = Document(path=Path(source), data=data, lines={})
+    return validate_document(document)

@@ -1,0 +1,98 @@
+"""The command line: exit codes, JSON output, one-line errors, atomic outputs."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from conftest import INSTANCES
+from idnopt.cli.main import app
+
+TREE = str(INSTANCES / "idn" / "tree.yaml")
+
+
+def run(*args):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_solve_prints_tables_and_exits_zero():
+    result = run("solve", TREE)
+    assert result.exit_code == 0, result.output
+    assert "optimal" in result.output and "placement" in result.output
+
+
+def test_solve_json_matches_api(tmp_path):
+    import idnopt
+
+    out = tmp_path / "result.json"
+    result = run("solve", TREE, "--json", "-o", str(out))
+    assert result.exit_code == 0
+    printed = json.loads(result.output)
+    written = json.loads(out.read_text())
+    api = idnopt.solve(TREE)
+    assert printed["objective"] == pytest.approx(api.objective)
+    assert written["objective"] == pytest.approx(api.objective)
+    assert {"node", "model"} <= set(printed["tables"]["placement"][0])
+
+
+@pytest.mark.parametrize("backend", ["highs", "pyomo", "cvxpy"])
+def test_solve_backends_and_relax(backend):
+    exact = json.loads(run("solve", TREE, "--json", "--backend", backend).output)
+    relaxed = json.loads(run("solve", TREE, "--json", "--backend", backend, "--relax").output)
+    assert relaxed["objective"] >= exact["objective"] - 1e-6
+    assert relaxed["relaxed"] is True
+
+
+def test_bad_file_is_one_line_exit_one(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: idn\nnodes: []\n")
+    result = CliRunner().invoke(app, ["solve", str(bad)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in result.output
+
+
+def test_missing_file_and_usage_errors():
+    assert run("solve", "no/such/file.yaml").exit_code == 1
+    assert CliRunner().invoke(app, ["solve", TREE, "--backend", "gurobi"]).exit_code == 2
+    assert CliRunner().invoke(app, ["solve"]).exit_code == 2
+    result = CliRunner().invoke(app, ["solve", TREE, "--method", "magic"])
+    assert result.exit_code == 1 and "unknown method 'magic'" in result.output
+
+
+def test_exit_codes_follow_status():
+    from idnopt.cli.main import EXIT_INFEASIBLE, _exit_code
+
+    from idnopt.result import Result, Status
+
+    assert _exit_code(Result(status=Status.INFEASIBLE)) == EXIT_INFEASIBLE
+    assert _exit_code(Result(status=Status.UNBOUNDED)) == EXIT_INFEASIBLE
+    assert _exit_code(Result(status=Status.TIME_LIMIT)) == 1  # no incumbent
+    assert _exit_code(Result(status=Status.TIME_LIMIT, objective=1.0)) == 0
+
+
+def test_validate_and_schema(tmp_path):
+    assert run("validate", TREE).exit_code == 0
+    out = tmp_path / "schema.json"
+    assert run("schema", "idn", "-o", str(out)).exit_code == 0
+    assert json.loads(out.read_text())["title"] == "IdnInstance"
+    assert CliRunner().invoke(app, ["schema", "nope"]).exit_code == 1
+
+
+def test_output_not_written_on_error(tmp_path):
+    out = tmp_path / "result.json"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: idn\n")
+    CliRunner().invoke(app, ["solve", str(bad), "-o", str(out)])
+    assert not out.exists()
+
+
+def test_console_script_version():
+    done = subprocess.run(
+        [sys.executable, "-m", "idnopt.cli.main", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.startswith("idnopt, version")
