@@ -129,6 +129,12 @@ def read_document(path: str | Path) -> Document:
     return Document(path=path, data=data, lines=lines)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, text: str | bytes) -> Path:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
@@ -153,6 +159,7 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

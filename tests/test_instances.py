@@ -212,3 +212,19 @@ def test_more_problems_are_counted(tmp_path, tree_text):
     )
     with pytest.raises(InputError, match=r"and 1 more problem\)"):
         idnopt.load(path)
+
+
+@pytest.mark.parametrize("name, edit, location, words", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_cli_reports_each_mistake_on_one_line(tmp_path, tree_text, name, edit, location, words):
+    from click.testing import CliRunner
+
+    from idnopt.cli.main import app
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(edit(tree_text))
+    for command in ("solve", "validate"):
+        result = CliRunner().invoke(app, [command, str(path)])
+        assert result.exit_code == 1, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1, result.output
+        assert "Traceback" not in result.output and words.split("'")[0] in lines[0]

@@ -102,13 +102,17 @@ def write_model(program: Program, path: str | Path) -> Path:
         raise InputError("model export needs a .lp or .mps file name", path=path)
     if not program.is_linear:
         raise UnsupportedError("only linear programs can be exported as .lp/.mps")
+    import tempfile
+
     from idnopt.documents import write_atomic
 
+    if not path.parent.is_dir():
+        raise InputError("output folder does not exist", path=path.parent)
     model = build_pyomo_model(program)
-    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    model.write(str(temporary), io_options={"symbolic_solver_labels": True})
-    write_atomic(path, temporary.read_bytes())
-    temporary.unlink()
+    with tempfile.TemporaryDirectory() as scratch:
+        temporary = Path(scratch) / f"model{path.suffix.lower()}"
+        model.write(str(temporary), io_options={"symbolic_solver_labels": True})
+        write_atomic(path, temporary.read_bytes())
     return path
 
 
