@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from backend_suite import LINEAR_BACKENDS, catalogue, check_case, knapsack
 
+from backend_suite import LINEAR_BACKENDS, catalogue, check_case, knapsack
 from idnopt.backends import solve_program, write_model
 from idnopt.errors import InputError, ModelingError, UnsupportedError
 from idnopt.program import Program

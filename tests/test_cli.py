@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+
 from conftest import INSTANCES
 from idnopt.cli.main import app
 
@@ -63,7 +64,6 @@ def test_missing_file_and_usage_errors():
 
 def test_exit_codes_follow_status():
     from idnopt.cli.main import EXIT_INFEASIBLE, _exit_code
-
     from idnopt.result import Result, Status
 
     assert _exit_code(Result(status=Status.INFEASIBLE)) == EXIT_INFEASIBLE
