@@ -129,3 +129,29 @@ def test_matrix_assembly_sums_duplicates_and_labels_rows():
     assert block.label(0) == "row[only]"
     assert x.label(2) == "x[b, p]"
     assert p.row_label(0) == "row[only]" and p.column_label(3) == "x[b, q]"
+
+
+def integrality_only_conflict() -> Program:
+    p = Program("parity")
+    x = p.add_variables("x", 2, integer=True, upper=5)
+    p.add_constraints("odd", [(x, [0, 0], [0, 1], [2.0, 2.0])], lower=3, upper=3, shape=1)
+    p.add_constraints("loose", [(x, [0], [0], [1.0])], upper=4, shape=1)
+    return p
+
+
+@pytest.mark.parametrize("backend", LINEAR_BACKENDS)
+def test_conflict_that_needs_integrality(backend):
+    result = solve_program(integrality_only_conflict(), backend)
+    assert result.status == Status.INFEASIBLE
+    assert result.conflict == ["odd (with integrality)"]
+    assert solve_program(integrality_only_conflict(), backend, relax=True).status == Status.OPTIMAL
+
+
+def test_pyomo_reports_missing_solver(capsys):
+    from idnopt.errors import SolverError
+
+    program, _ = knapsack()
+    with pytest.raises(SolverError, match="cannot find the solver 'no-such-solver'"):
+        solve_program(program, "pyomo", solver="no-such-solver")
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out

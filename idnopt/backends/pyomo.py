@@ -9,6 +9,8 @@ any other name goes through ``pyo.SolverFactory``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from pathlib import Path
 
@@ -217,8 +219,10 @@ class PyomoBackend(Backend):
         import pyomo.environ as pyo
         from pyomo.opt import SolverStatus, TerminationCondition
 
-        solver = pyo.SolverFactory(solver_name)
-        if solver is None or not solver.available(exception_flag=False):
+        with _quiet_pyomo():
+            solver = pyo.SolverFactory(solver_name)
+            found = solver is not None and solver.available(exception_flag=False)
+        if not found:
             raise SolverError(f"Pyomo cannot find the solver {solver_name!r} on this machine")
         if not program.is_mip:
             model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
@@ -243,6 +247,18 @@ class PyomoBackend(Backend):
             if not program.is_mip and hasattr(model, "dual"):
                 duals = _row_duals(program, model, dict(model.dual.items()))
         return status, objective, None, duals, str(condition)
+
+
+@contextlib.contextmanager
+def _quiet_pyomo():
+    """Silence Pyomo's logger while probing for solvers (a miss is reported by us)."""
+    logger = logging.getLogger("pyomo")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _row_duals(program: Program, model, duals_by_constraint) -> np.ndarray:
