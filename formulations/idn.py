@@ -50,6 +50,7 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import networkx as nx
@@ -57,7 +58,7 @@ import numpy as np
 from pydantic import Field
 
 from idnopt.backends import solve_program
-from idnopt.errors import InputError
+from idnopt.errors import InputError, format_location
 from idnopt.formulation import Formulation
 from idnopt.instance import NetworkInstance, Problem
 from idnopt.program import Program
@@ -91,17 +92,23 @@ class IdnInstance(NetworkInstance):
     capacity: Literal["per_request", "shared"] = "per_request"
     repository_models: list[str] | None = None
 
-    def cross_check(self) -> list[Problem]:
-        """Network checks plus repository, model and reachability checks."""
+    def cross_check(self, *, profiles_resolved: bool = False) -> list[Problem]:
+        """Network checks plus repository, model and reachability checks.
+
+        Numbers that the ``profiles`` section supplies (memory, accuracy, the
+        repository hardware's latencies) are checked by :meth:`resolve` once the
+        profiles are read (``profiles_resolved=True``), not before.
+        """
         problems = super().cross_check()
         if problems:
             return problems
+        pending = bool(self.profiles) and not profiles_resolved
         nodes = {node.name: node for node in self.nodes}
         if self.repository not in nodes:
             from idnopt.instance import _unknown
 
             return [(("repository",), _unknown("node", self.repository, nodes))]
-        for index, model in enumerate(self.models):
+        for index, model in enumerate(self.models if not pending else []):
             if model.memory is None:
                 problems.append(
                     (("models", index, "memory"), f"model {model.name!r} needs a memory size (MB)")
@@ -130,6 +137,7 @@ class IdnInstance(NetworkInstance):
                 )
             )
             return problems
+        latencies_pending = pending and repository.hardware in self.profiles
         hosted = self.hosted_by_repository()
         for index, name in enumerate(self.repository_models or []):
             model = next((m for m in self.models if m.name == name), None)
@@ -139,7 +147,7 @@ class IdnInstance(NetworkInstance):
                 problems.append(
                     (("repository_models", index), _unknown("model", name, self.model_names))
                 )
-            elif model.latency_on(repository.hardware) is None:
+            elif model.latency_on(repository.hardware) is None and not latencies_pending:
                 problems.append(
                     (
                         ("repository_models", index),
@@ -150,7 +158,7 @@ class IdnInstance(NetworkInstance):
         tasks_at_repository = {m.task for m in self.models if m.name in hosted}
         graph = self.graph()
         for index, request in enumerate(self.requests):
-            if request.task not in tasks_at_repository:
+            if request.task not in tasks_at_repository and not latencies_pending:
                 problems.append(
                     (
                         ("requests", index, "task"),
@@ -174,6 +182,18 @@ class IdnInstance(NetworkInstance):
                     )
                 )
         return problems
+
+    def resolve(self, base: Path | None) -> IdnInstance:
+        """Fill numbers from the ``profiles`` files, then check what needed them."""
+        resolved = super().resolve(base)
+        if self.profiles:
+            problems = resolved.cross_check(profiles_resolved=True)
+            if problems:
+                location, message = problems[0]
+                raise InputError(
+                    message, location=format_location(location), more=len(problems) - 1
+                )
+        return resolved
 
     def hosted_by_repository(self) -> list[str]:
         """Names of the models the repository hosts."""
@@ -280,8 +300,98 @@ def request_paths(instance: IdnInstance) -> list[list[str]]:
     ]
 
 
+def _grouped_arange(counts: np.ndarray) -> np.ndarray:
+    """``0 … counts[i] - 1`` for every group, concatenated (vectorised)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(offsets, counts)
+
+
+def _distinct_paths(
+    instance: IdnInstance, node_index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct request paths as flat arrays, and which one each request class takes.
+
+    Request classes without an explicit path share their ingress's lowest-latency
+    path to the repository (one single-source Dijkstra from the repository on the
+    reversed graph); a distance along a path is the running sum of its link
+    latencies from the ingress, so every path is walked once, whatever the
+    number of request classes that use it.
+
+    Returns
+    -------
+    path_of : numpy.ndarray
+        Per request class: its path's index.
+    start : numpy.ndarray
+        Offsets of each path's hops in ``hop_node`` / ``hop_distance``.
+    hop_node, hop_distance : numpy.ndarray
+        Per hop: node index and round-trip latency from the ingress (ms).
+    on_path : numpy.ndarray
+        Per path: number of leading hops that may serve (the repository at the
+        end of a path is excluded).
+    """
+    graph = instance.graph()
+    requests = instance.requests
+    shortest: dict[str, list[str]] = {}
+    if any(r.path is None for r in requests):
+        _, shortest = nx.single_source_dijkstra(
+            graph.reverse(copy=False), instance.repository, weight="latency"
+        )
+    key_index: dict[Any, int] = {}
+    path_of = np.empty(len(requests), dtype=np.int64)
+    hop_nodes: list[int] = []
+    hop_distances: list[float] = []
+    starts = [0]
+    on_path: list[int] = []
+    for q, request in enumerate(requests):
+        key: Any = request.ingress if request.path is None else tuple(request.path)
+        index = key_index.get(key)
+        if index is None:
+            index = key_index[key] = len(on_path)
+            path = list(reversed(shortest[key])) if request.path is None else list(request.path)
+            graph_latency = [0.0]
+            for a, b in zip(path, path[1:]):
+                graph_latency.append(graph_latency[-1] + float(graph.edges[a, b]["latency"]))
+            hop_nodes.extend(node_index[v] for v in path)
+            hop_distances.extend(2.0 * np.asarray(graph_latency))
+            starts.append(len(hop_nodes))
+            on_path.append(len(path) - 1 if path[-1] == instance.repository else len(path))
+        path_of[q] = index
+    return (
+        path_of,
+        np.asarray(starts, dtype=np.int64),
+        np.asarray(hop_nodes, dtype=np.int64),
+        np.asarray(hop_distances, dtype=float),
+        np.asarray(on_path, dtype=np.int64),
+    )
+
+
+def _candidate_order(group: np.ndarray, cost: np.ndarray, pair: np.ndarray) -> np.ndarray:
+    """Stable order by (group, cost, pair), as ``np.lexsort`` gives, but sorting once.
+
+    Costs are replaced by their ranks so the three keys pack into one int64 key;
+    ``np.lexsort`` is the fallback when the packed key would overflow.
+    """
+    if cost.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    distinct, rank = np.unique(cost, return_inverse=True)
+    pairs = int(pair.max()) + 1
+    if (int(group.max()) + 1) * distinct.size * pairs >= 2**62:
+        return np.lexsort((pair, cost, group))
+    key = (group.astype(np.int64) * distinct.size + rank.reshape(-1)) * pairs + pair
+    return np.argsort(key, kind="stable")
+
+
 def build_candidates(instance: IdnInstance) -> Candidates:
     """Derive the sorted candidate lists of every request class (vectorised).
+
+    Request classes that share a path and a task share their candidates: those
+    are derived once per (path, task) group with numpy index arithmetic (hops ×
+    models of the task, filtered by hostability and by being cheaper than the
+    repository), sorted by (cost, node, model), and gathered per request class.
 
     Parameters
     ----------
@@ -322,47 +432,58 @@ def build_candidates(instance: IdnInstance) -> Candidates:
     hosted = set(instance.hosted_by_repository())
     repo_models = np.array([m.name in hosted for m in models])
     penalty = instance.alpha * (1.0 - accuracy)
-
-    # repository cost per (distance, task): computed per request below
-    paths = request_paths(instance)
-    graph = instance.graph()
     rates = np.array([r.rate for r in requests], dtype=float)
-    repository_cost = np.zeros(len(requests))
-    repository_latency = np.zeros(len(requests))
-    repository_accuracy = np.zeros(len(requests))
-    per_request = []
-    for q, (request, path) in enumerate(zip(requests, paths)):
-        graph_latency = [0.0]
-        for a, b in zip(path, path[1:]):
-            graph_latency.append(graph_latency[-1] + float(graph.edges[a, b]["latency"]))
-        hops = np.array([node_index[v] for v in path])
-        distance = 2.0 * np.asarray(graph_latency)
-        solves = model_task == task_index[request.task]
-        repo_choice = solves & repo_models
-        repo_costs = np.where(repo_choice, distance[-1] + node_latency[repo] + penalty, np.inf)
-        best = int(np.argmin(repo_costs))
-        repository_cost[q] = repo_costs[best]
-        repository_latency[q] = distance[-1] + node_latency[repo, best]
-        repository_accuracy[q] = accuracy[best]
-        on_path = hops[:-1] if path[-1] == instance.repository else hops
-        position = np.arange(on_path.size)
-        mask = hostable[on_path] & solves[None, :]
-        pos, mod = np.nonzero(mask)
-        node_ids = on_path[pos]
-        latency = distance[position[pos]] + node_latency[node_ids, mod]
-        cost = latency + penalty[mod]
-        keep = cost < repository_cost[q]
-        per_request.append((node_ids[keep], mod[keep], cost[keep], latency[keep]))
+    request_task = np.array([task_index[r.task] for r in requests], dtype=np.int64)
 
-    counts = np.array([p[0].size for p in per_request], dtype=np.int64)
-    start = np.concatenate([[0], np.cumsum(counts)])
+    # one group per distinct (path, task): its candidates are the same for every member
+    path_of, path_start, hop_node, hop_distance, on_path = _distinct_paths(instance, node_index)
+    group_key, group_of = np.unique(path_of * len(tasks) + request_task, return_inverse=True)
+    group_of = group_of.reshape(-1)
+    group_path, group_task = np.divmod(group_key, len(tasks))
+    solves = model_task[None, :] == np.arange(len(tasks))[:, None]  # (task, model)
+
+    # the repository's best model per group
+    end_distance = hop_distance[path_start[group_path + 1] - 1] if group_key.size else np.zeros(0)
+    repo_costs = np.where(
+        (solves & repo_models[None, :])[group_task],
+        end_distance[:, None] + node_latency[repo][None, :] + penalty[None, :],
+        np.inf,
+    )
+    best = np.argmin(repo_costs, axis=1) if group_key.size else np.zeros(0, dtype=np.int64)
+    group_repository_cost = repo_costs[np.arange(group_key.size), best]
+    repository_cost = group_repository_cost[group_of]
+    repository_latency = (end_distance + node_latency[repo, best])[group_of]
+    repository_accuracy = accuracy[best][group_of]
+
+    # hops × models of the task, in (hop, model) order, filtered
+    hop_group = np.repeat(np.arange(group_key.size), on_path[group_path])
+    hop = path_start[group_path][hop_group] + _grouped_arange(on_path[group_path])
+    task_models = np.argsort(model_task, kind="stable")
+    task_first = np.searchsorted(model_task[task_models], np.arange(len(tasks)))
+    per_hop = np.bincount(model_task, minlength=len(tasks))[group_task[hop_group]]
+    entry_hop = np.repeat(np.arange(hop.size), per_hop)
+    model = task_models[
+        task_first[group_task[hop_group]][entry_hop] + _grouped_arange(per_hop)
+    ].astype(np.int64)
+    node = hop_node[hop][entry_hop]
+    usable = hostable[node, model]
+    entry_hop, node, model = entry_hop[usable], node[usable], model[usable]
+    latency = hop_distance[hop][entry_hop] + node_latency[node, model]
+    cost = latency + penalty[model]
+    group = hop_group[entry_hop]
+    keep = cost < group_repository_cost[group]
+    group, node, model, cost, latency = (a[keep] for a in (group, node, model, cost, latency))
+    order = _candidate_order(group, cost, node * len(models) + model)
+    group, node, model, cost, latency = (a[order] for a in (group, node, model, cost, latency))
+    group_count = np.bincount(group, minlength=group_key.size)
+    group_start = np.cumsum(group_count) - group_count
+
+    # gather each request class's block
+    counts = group_count[group_of].astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     request_of = np.repeat(np.arange(len(requests)), counts)
-    node = np.concatenate([p[0] for p in per_request]) if per_request else np.zeros(0, int)
-    model = np.concatenate([p[1] for p in per_request]) if per_request else np.zeros(0, int)
-    cost = np.concatenate([p[2] for p in per_request]) if per_request else np.zeros(0)
-    latency = np.concatenate([p[3] for p in per_request]) if per_request else np.zeros(0)
-    order = np.lexsort((model, node, cost, request_of))
-    node, model, cost, latency = node[order], model[order], cost[order], latency[order]
+    take = np.repeat(group_start[group_of], counts) + _grouped_arange(counts)
+    node, model, cost, latency = node[take], model[take], cost[take], latency[take]
     throughput = node_throughput[node, model]
     capacity = np.minimum(throughput, rates[request_of])
     following = np.append(cost[1:], 0.0)
@@ -448,6 +569,8 @@ def supergradient(candidates: Candidates, allocation: np.ndarray) -> np.ndarray:
     :math:`k` gets :math:`l^k\max(0, \gamma^{K^*}-\gamma^k)`.
     """
     y = _allocation_per_candidate(candidates, allocation)
+    if candidates.num_candidates == 0:  # nothing can be served below the repository
+        return np.zeros(candidates.shape)
     cumulative = _grouped_cumsum(candidates.capacity * y, candidates.start)
     reached = cumulative >= candidates.rate[candidates.request] - 1e-12
     index = np.arange(candidates.num_candidates)
@@ -521,10 +644,12 @@ def build_program(
         labels=[candidates.node_names],
     )
     count = candidates.num_candidates
-    labels = [
-        f"{candidates.request_names[q]}:{candidates.node_names[v]}/{candidates.model_names[m]}"
-        for q, v, m in zip(candidates.request, candidates.node, candidates.model)
-    ]
+    # "request:node/model": request names joined to per-pair suffixes, element-wise
+    suffix = np.array(
+        [f":{v}/{m}" for v in candidates.node_names for m in candidates.model_names], dtype=object
+    )
+    names = np.array(candidates.request_names, dtype=object)
+    labels = (names[candidates.request] + suffix[candidates.pair]).tolist()
     rows = np.arange(count)
     if capacity == "per_request":
         t = program.add_variables(
@@ -892,17 +1017,19 @@ class IdnFormulation(Formulation):
         if result.method != "relaxation":
             allocation = np.round(allocation)
             result.values["x"] = allocation
-        if result.method != "relaxation":
-            allocation = _prune(candidates, allocation, result.values.get("flow"))
-            result.values["x"] = allocation
         served = None
         if instance.capacity == "shared":
+            # route the allocation's flows before pruning: a model that greedy
+            # per-request serving leaves idle can still carry flow when capacity is shared
             if "flow" not in result.values:
                 fixed = solve_program(
                     _fixed(build_program(candidates, capacity="shared"), allocation), "highs"
                 )
                 result.values["flow"] = fixed.value("flow")
             served = result.values["flow"]
+        if result.method != "relaxation":
+            allocation = _prune(candidates, allocation, result.values.get("flow"))
+            result.values["x"] = allocation
         metrics = evaluate(candidates, allocation, served)
         if result.objective is None:
             result.objective = metrics["gain"]

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from idnopt.documents import Document, read_document
 from idnopt.errors import InputError
+from idnopt.profiling.references import ProfileReference, resolve_models
 from idnopt.units import (
     DollarsPerGigabyte,
     DollarsPerHour,
@@ -92,15 +93,6 @@ class Link(Strict):
     bandwidth: Annotated[MegabitsPerSecond, Field(gt=0)] | None = None
     price: Annotated[DollarsPerGigabyte, NonNegative] = 0.0
     directed: bool = False
-
-
-class ProfileSource(Strict):
-    """Where the numbers of a hardware name come from: a profile file entry."""
-
-    file: str
-    hardware: str | None = None
-    batch: Annotated[int, Field(ge=1)] = 1
-    precision: str = "fp32"
 
 
 class Model(Strict):
@@ -173,7 +165,7 @@ class NetworkInstance(Instance):
     links: list[Link] = Field(default_factory=list)
     models: list[Model] = Field(min_length=1)
     requests: list[RequestClass] = Field(default_factory=list)
-    profiles: dict[str, ProfileSource] = Field(default_factory=dict)
+    profiles: dict[str, ProfileReference] = Field(default_factory=dict)
 
     # -- derived views ----------------------------------------------------------------
     @property
@@ -249,8 +241,6 @@ class NetworkInstance(Instance):
         """Fill model latency/throughput/memory/accuracy from the ``profiles`` files."""
         if not self.profiles:
             return self
-        from idnopt.profiles import resolve_models
-
         models = resolve_models(self.models, self.profiles, base)
         return self.model_copy(update={"models": models})
 
