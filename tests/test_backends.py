@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from backend_suite import LINEAR_BACKENDS, catalogue, check_case, knapsack
+from backend_suite import LINEAR_BACKENDS, catalogue, check_case, facility_location, knapsack
 from idnopt.backends import solve_program, write_model
 from idnopt.errors import InputError, ModelingError, UnsupportedError
 from idnopt.program import Program
@@ -155,3 +155,15 @@ def test_pyomo_reports_missing_solver(capsys):
         solve_program(program, "pyomo", solver="no-such-solver")
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("backend", LINEAR_BACKENDS)
+def test_thread_count_can_change_between_mip_solves(backend):
+    # HiGHS keeps one task scheduler per process; a solve asking for another
+    # thread count than the previous MIP must still succeed (sweeps run
+    # single-threaded solves in processes that already solved with defaults).
+    for threads in (None, 1, 2, 1):
+        program, best = facility_location()
+        result = solve_program(program, backend, threads=threads)
+        assert result.status == Status.OPTIMAL, threads
+        assert result.objective == pytest.approx(best)

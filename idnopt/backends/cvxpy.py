@@ -123,9 +123,10 @@ class CvxpyBackend(Backend):
             if options.threads is not None:
                 kwargs["threads"] = int(options.threads)
         if solver == "HIGHS":
-            from idnopt.backends.highs import silence_banner
+            from idnopt.backends.highs import silence_banner, use_highs_threads
 
             silence_banner()
+            use_highs_threads(options.threads)
         built = time.perf_counter()
         try:
             problem.solve(solver=solver, verbose=options.verbose, **kwargs)

@@ -74,10 +74,37 @@ def silence_banner() -> None:
     _BANNER_SILENCED = True
 
 
+_SCHEDULER_THREADS: int | None = None
+"""Thread count HiGHS's process-wide task scheduler was last started with."""
+
+
+def use_highs_threads(threads: int | None) -> None:
+    """Make the next HiGHS run in this process use ``threads`` worker threads.
+
+    HiGHS starts one task scheduler per process the first time a MIP runs and
+    refuses later runs asking for another thread count ("scheduler has already
+    been initialized"). When the count changes between solves, the scheduler is
+    shut down here so the next run starts a fresh one with the requested size.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads for the next run; ``None`` means HiGHS's default (half the cores).
+    """
+    global _SCHEDULER_THREADS
+    import highspy
+
+    wanted = int(threads) if threads is not None else 0
+    if _SCHEDULER_THREADS is not None and _SCHEDULER_THREADS != wanted:
+        highspy.Highs.resetGlobalScheduler(True)
+    _SCHEDULER_THREADS = wanted
+
+
 def _new_highs(options: SolveOptions):
     import highspy
 
     silence_banner()
+    use_highs_threads(options.threads)
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", bool(options.verbose))
     if options.time_limit is not None:

@@ -185,6 +185,9 @@ class PyomoBackend(Backend):
             config["rel_gap"] = float(options.mip_gap)
         if options.threads is not None:
             config["threads"] = int(options.threads)
+        from idnopt.backends.highs import use_highs_threads
+
+        use_highs_threads(options.threads)
         results = solver.solve(model, **config)
         condition = results.termination_condition
         has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
