@@ -6,6 +6,7 @@ input, solver failure), 2 usage error, 3 infeasible or unbounded.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -14,8 +15,12 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from idnopt.cli.generate import generate_command
+from idnopt.cli.profile import profile_command
+from idnopt.cli.sweep import sweep_command
 from idnopt.errors import IdnoptError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE = 0, 1, 2, 3
@@ -31,7 +36,7 @@ class App(click.Group):
         try:
             return super().invoke(ctx)
         except IdnoptError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             ctx.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -42,7 +47,7 @@ class App(click.Group):
             if os.environ.get("IDNOPT_DEBUG"):
                 raise
             errors.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
                 "(set IDNOPT_DEBUG=1 for a traceback)",
                 highlight=False,
                 soft_wrap=True,
@@ -92,7 +97,7 @@ def print_result(result, rows: int) -> None:
     )
     summary.add_row("build / solve", f"{result.build_seconds:.3f} s / {result.solve_seconds:.3f} s")
     if result.message and result.status.value not in ("optimal",):
-        summary.add_row("message", result.message)
+        summary.add_row("message", escape(result.message))
     for name, value in result.metrics.items():
         summary.add_row(name, _format(value))
     console.print(summary)
@@ -106,10 +111,64 @@ def print_result(result, rows: int) -> None:
                 column, justify="right" if isinstance(table_rows[0][column], float) else "left"
             )
         for row in table_rows[:rows]:
-            table.add_row(*(_format(row.get(column)) for column in columns))
+            table.add_row(*(escape(_format(row.get(column))) for column in columns))
         if len(table_rows) > rows:
             table.caption = f"{len(table_rows) - rows} more rows: use --rows or --json"
         console.print(table)
+
+
+def _parse_options(pairs: tuple[str, ...], formulation) -> dict[str, Any]:
+    """Read ``NAME=VALUE`` pairs, checking each name against what the family accepts."""
+    import yaml
+
+    accepted = accepted_options(formulation)
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="'--option'")
+        if name not in accepted:
+            raise click.BadParameter(
+                f"{name!r} is not an option of kind {formulation.kind!r}; "
+                f"choose from {', '.join(sorted(accepted))}",
+                param_hint="'--option'",
+            )
+        try:
+            options[name] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            options[name] = text
+    return options
+
+
+def accepted_options(formulation) -> dict[str, str]:
+    """Options ``idnopt solve -O`` accepts for a family, with their defaults.
+
+    Parameters
+    ----------
+    formulation : Formulation
+        A registered family's formulation.
+
+    Returns
+    -------
+    dict of str to str
+        Option name to a short description (its default).
+    """
+    from dataclasses import fields
+
+    from idnopt.backends.base import SolveOptions
+
+    fixed = {"self", "instance", "method", "backend", "relax", "time_limit", "verbose"}
+    accepted: dict[str, str] = {}
+    for name, parameter in inspect.signature(formulation.solve).parameters.items():
+        if name in fixed or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+            continue
+        default = parameter.default
+        accepted[name] = "required" if default is parameter.empty else f"default {default!r}"
+    for field in fields(SolveOptions):
+        if field.name not in fixed:
+            accepted.setdefault(field.name, f"backend option, default {field.default!r}")
+    return accepted
 
 
 def _exit_code(result) -> int:
@@ -168,6 +227,16 @@ def _exit_code(result) -> int:
     show_default=True,
     help="Rows shown per table.",
 )
+@click.option(
+    "--option",
+    "-O",
+    "family_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An option of the family's method or of the backend, e.g. -O routing=proportional "
+    "-O target=0.8 -O mip_gap=0.01 (values read as YAML scalars; repeatable; "
+    "`idnopt methods --options` lists them).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show the solver log.")
 def solve(
     file: Path,
@@ -180,6 +249,7 @@ def solve(
     output: Path | None,
     write_model: Path | None,
     rows: int,
+    family_options: tuple[str, ...],
     verbose: bool,
 ) -> None:
     """Solve an instance FILE with its family's formulation."""
@@ -189,9 +259,16 @@ def solve(
     from idnopt.registry import get_family
 
     instance = idnopt.load(file)
+    formulation = get_family(instance.kind).formulation
+    options: dict[str, Any] = _parse_options(family_options, formulation)
     if write_model is not None:
-        export(get_family(instance.kind).formulation.build(instance, relax=relax), write_model)
-    options: dict[str, Any] = {"verbose": verbose}
+        build_options = {
+            name: value
+            for name, value in options.items()
+            if name in inspect.signature(formulation.build).parameters
+        }
+        export(formulation.build(instance, relax=relax, **build_options), write_model)
+    options["verbose"] = verbose
     if solver:
         options["solver"] = solver
     result = idnopt.solve(
@@ -204,7 +281,8 @@ def solve(
     else:
         if instance.name:
             console.print(
-                f"[bold]{instance.kind}[/] instance [bold]{instance.name}[/] ({file})",
+                f"[bold]{instance.kind}[/] instance [bold]{escape(instance.name)}[/] "
+                f"({escape(str(file))})",
                 highlight=False,
             )
         print_result(result, rows)
@@ -223,9 +301,9 @@ def validate(files: tuple[Path, ...]) -> None:
             instance = idnopt.load(file)
         except IdnoptError as exc:
             failed += 1
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             continue
-        console.print(f"[green]ok[/] {file} ({instance.kind})", highlight=False)
+        console.print(f"[green]ok[/] {escape(str(file))} ({instance.kind})", highlight=False)
     sys.exit(EXIT_ERROR if failed else EXIT_OK)
 
 
@@ -251,7 +329,8 @@ def schema(kind: str | None, output: Path | None) -> None:
 
 
 @app.command()
-def methods() -> None:
+@click.option("--options", "show_options", is_flag=True, help="Also list each kind's -O options.")
+def methods(show_options: bool) -> None:
     """List the problem kinds and the methods each offers."""
     from idnopt.registry import families
 
@@ -264,25 +343,21 @@ def methods() -> None:
             label = f"{name} (default)" if index == 0 else name
             table.add_row(kind if index == 0 else "", label, text)
     console.print(table)
+    if not show_options:
+        return
+    listing = Table(title="Options of `idnopt solve -O NAME=VALUE`", title_justify="left")
+    listing.add_column("kind", style="bold")
+    listing.add_column("option")
+    listing.add_column("default")
+    for kind, family in sorted(families().items()):
+        for index, (name, text) in enumerate(accepted_options(family.formulation).items()):
+            listing.add_row(kind if index == 0 else "", name, escape(text))
+    console.print(listing)
 
 
-def _register_optional_commands() -> None:
-    """Attach commands that live in their own modules."""
-    for module, attribute, name in (
-        ("idnopt.cli.profile", "profile_command", "profile"),
-        ("idnopt.cli.sweep", "sweep_command", "sweep"),
-        ("idnopt.cli.generate", "generate_command", "generate"),
-    ):
-        try:
-            command = getattr(__import__(module, fromlist=[attribute]), attribute)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        app.add_command(command, name)
-
-
-_register_optional_commands()
+app.add_command(profile_command, "profile")
+app.add_command(sweep_command, "sweep")
+app.add_command(generate_command, "generate")
 
 
 def main() -> None:

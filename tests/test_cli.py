@@ -96,3 +96,39 @@ def test_console_script_version():
         check=True,
     )
     assert done.stdout.startswith("idnopt, version")
+
+
+VQA = str(INSTANCES / "jellybean" / "vqa.yaml")
+
+
+def test_family_options_reach_the_formulation():
+    import idnopt
+
+    printed = json.loads(
+        run("solve", VQA, "--json", "-O", "routing=proportional", "-O", "target=0.7").output
+    )
+    api = idnopt.solve(VQA, routing="proportional", target=0.7)
+    assert printed["metrics"]["routing"] == "proportional"
+    assert printed["metrics"]["target"] == 0.7
+    assert printed["objective"] == pytest.approx(api.objective)
+    assert printed["metrics"]["accuracy"] >= 0.7
+
+
+@pytest.mark.parametrize(
+    "option, fragment",
+    [("colour=red", "'colour' is not an option of kind 'jellybean'"), ("routing", "NAME=VALUE")],
+)
+def test_unknown_or_malformed_family_option_is_a_usage_error(option, fragment):
+    result = CliRunner().invoke(app, ["solve", VQA, "-O", option])
+    assert result.exit_code == 2
+    assert fragment in result.output and "Traceback" not in result.output
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path):
+    # messages quote the user's own text; rich must print it, not read it as markup
+    bad = tmp_path / "bad.yaml"
+    text = (INSTANCES / "idn" / "tree.yaml").read_text()
+    bad.write_text(text.replace("models:", "'[bold]models':", 1))
+    result = CliRunner().invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert "'[bold]models'" in result.output
