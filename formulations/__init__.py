@@ -1,3 +1,3 @@
 """Problem families. Importing this package registers every built-in family."""
 
-from idnopt.formulations import idn  # noqa: F401
+from idnopt.formulations import idn, jellybean  # noqa: F401
