@@ -292,7 +292,21 @@ _FRIENDLY = {
 }
 
 
-def _pydantic_problem(error: dict[str, Any], fields: Iterable[str]) -> str:
+def pydantic_problem(error: dict[str, Any], fields: Iterable[str]) -> str:
+    """Rephrase one pydantic validation error as a short message for a located error.
+
+    Parameters
+    ----------
+    error : dict
+        One entry of ``ValidationError.errors()``.
+    fields : iterable of str
+        Field names allowed where the error is, for "did you mean" hints.
+
+    Returns
+    -------
+    str
+        The message, without the location (the caller formats it).
+    """
     kind = error.get("type", "")
     location = error.get("loc", ())
     if kind == "missing":
@@ -311,8 +325,21 @@ def _pydantic_problem(error: dict[str, Any], fields: Iterable[str]) -> str:
     return message
 
 
-def _fields_at(schema: type[BaseModel], location: Sequence[str | int]) -> list[str]:
-    """Field names allowed at a location (for 'did you mean' hints)."""
+def fields_at(schema: type[BaseModel], location: Sequence[str | int]) -> list[str]:
+    """Field names allowed at a location (for "did you mean" hints).
+
+    Parameters
+    ----------
+    schema : type of BaseModel
+        The document's root model.
+    location : sequence of str or int
+        Location of the offending field (its own name last).
+
+    Returns
+    -------
+    list of str
+        Fields of the model that holds the location; empty when unknown.
+    """
     current: Any = schema
     for part in location[:-1]:
         if isinstance(part, int) or current is None:
@@ -372,7 +399,7 @@ def validate_document(document: Document) -> Instance:
         errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
         first = errors[0]
         location = tuple(first["loc"])
-        message = _pydantic_problem(first, _fields_at(family.instance_type, location))
+        message = pydantic_problem(first, fields_at(family.instance_type, location))
         raise document.error(location, message, more=len(errors) - 1) from None
     problems = instance.cross_check()
     if not problems:
