@@ -1,0 +1,157 @@
+"""Where the build time of the largest IDN instances goes, and what the hand-over could cost.
+
+For one instance per topology (default 1,000 nodes × 100 models × 10,000
+request classes) this splits idnopt's build into:
+
+* ``build_candidates``;
+* ``build_program``, and inside it the per-candidate labels
+  (``"request:node/model"`` strings, made once, then validated into tuples by
+  :class:`idnopt.program.Program` for the ``served`` block and again for the
+  ``prefix_capacity`` block);
+* the HiGHS hand-over: ``Program.matrix("csc")``, the ``HighsLp`` fields set
+  from numpy arrays and the integrality list (``_highs_lp``), and
+  ``Highs.passModel``;
+
+and times, for comparison only, the same model passed through highspy's
+array overload ``Highs.passModel(num_col, num_row, num_nz, a_format, sense,
+offset, col_cost, col_lower, col_upper, row_lower, row_upper, a_start, a_index,
+a_value, integrality)``, checking that HiGHS receives the same model.
+
+Usage::
+
+    python benchmarks/idn_offline/bench_breakdown.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import highspy
+import numpy as np
+from common import RESULTS, machine, markdown_table, median, save_json, timed
+
+from idnopt.backends import SolveOptions
+from idnopt.backends.highs import _highs_lp, _new_highs, silence_banner
+from idnopt.formulations.idn import build_candidates, build_program
+from idnopt.generators import generate_idn
+from idnopt.program import _axis_labels
+from idnopt.reductions import Chain, ToMinimization
+
+
+def labels_of(c):
+    """The per-candidate labels, made as build_program makes them."""
+    suffix = np.array([f":{v}/{m}" for v in c.node_names for m in c.model_names], dtype=object)
+    names = np.array(c.request_names, dtype=object)
+    return (names[c.request] + suffix[c.pair]).tolist()
+
+
+def current_pass(program):
+    highs = _new_highs(SolveOptions())
+    highs.passModel(_highs_lp(program))
+    return highs
+
+
+def array_pass(program):
+    """The same hand-over through highspy's numpy-array overload of passModel."""
+    inf = highspy.kHighsInf
+    matrix = program.matrix("csc")
+    matrix.sum_duplicates()
+    col_lower, col_upper = program.column_bounds()
+    row_lower, row_upper = program.row_bounds()
+    highs = _new_highs(SolveOptions())
+    highs.passModel(
+        program.num_variables,
+        program.num_constraints,
+        matrix.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        program.objective_constant,
+        program.objective,
+        np.clip(col_lower, -inf, inf),
+        np.clip(col_upper, -inf, inf),
+        np.clip(row_lower, -inf, inf),
+        np.clip(row_upper, -inf, inf),
+        matrix.indptr.astype(np.int32),
+        matrix.indices.astype(np.int32),
+        matrix.data.astype(float),
+        program.integrality().astype(np.int32),
+    )
+    return highs
+
+
+def same_model(a, b) -> bool:
+    la, lb = a.getLp(), b.getLp()
+    fields = ("col_cost_", "col_lower_", "col_upper_", "row_lower_", "row_upper_")
+    equal = all(np.array_equal(getattr(la, f), getattr(lb, f)) for f in fields)
+    for f in ("start_", "index_", "value_"):
+        equal &= np.array_equal(getattr(la.a_matrix_, f), getattr(lb.a_matrix_, f))
+    return bool(equal and list(la.integrality_) == list(lb.integrality_))
+
+
+def measure(topology, nodes, models, classes, repeats):
+    instance = generate_idn(topology, nodes=nodes, models=models, request_classes=classes)
+    runs: dict[str, list[float]] = {}
+
+    def record(key, seconds):
+        runs.setdefault(key, []).append(seconds)
+
+    for _ in range(repeats):
+        candidates, seconds = timed(build_candidates, instance)
+        record("build_candidates", seconds)
+        program, seconds = timed(build_program, candidates)
+        record("build_program", seconds)
+        labels, seconds = timed(labels_of, candidates)
+        record("of which labels: make strings", seconds)
+        _, seconds = timed(_axis_labels, (len(labels),), [labels], "labels")
+        record("of which labels: Program validation (×2 blocks)", 2 * seconds)
+        reduced = Chain([ToMinimization()]).apply(program)
+        _, seconds = timed(reduced.matrix, "csc")
+        record("of which pass: Program.matrix('csc')", seconds)
+        lp, seconds = timed(_highs_lp, reduced)
+        record("of which pass: _highs_lp (incl. matrix)", seconds)
+        highs = _new_highs(SolveOptions())
+        _, seconds = timed(highs.passModel, lp)
+        record("of which pass: Highs.passModel(HighsLp)", seconds)
+        del highs, lp
+        current, seconds = timed(current_pass, reduced)
+        record("pass (current backend)", seconds)
+        alternative, seconds = timed(array_pass, reduced)
+        record("pass (array overload, for comparison)", seconds)
+        agree = same_model(current, alternative)
+        del current, alternative
+    row = {key: median(values) for key, values in runs.items()}
+    return {
+        "topology": topology,
+        "size": f"{nodes}×{models}×{classes}",
+        "candidates": candidates.num_candidates,
+        "nonzeros": program.num_nonzeros,
+        "same_model": agree,
+        "seconds": row,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="250 nodes × 25 models × 2,500")
+    parser.add_argument("--topologies", nargs="+", default=["tree", "synthetic"])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    size = (250, 25, 2500) if args.quick else (1000, 100, 10000)
+    silence_banner()
+    results = [measure(t, *size, args.repeats) for t in args.topologies]
+    keys = list(results[0]["seconds"])
+    header = ["seconds (median)", *[f"{r['topology']} {r['size']}" for r in results]]
+    rows = [[key, *[f"{r['seconds'][key]:.3f}" for r in results]] for key in keys]
+    rows.append(["candidates", *[r["candidates"] for r in results]])
+    rows.append(["non-zeros", *[r["nonzeros"] for r in results]])
+    rows.append(["same model in HiGHS", *[str(r["same_model"]) for r in results]])
+    text = markdown_table(header, rows) + "\n"
+    suffix = "_quick" if args.quick else ""
+    save_json(RESULTS / f"breakdown{suffix}.json", {"machine": machine(), "results": results})
+    (RESULTS / f"breakdown{suffix}.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
