@@ -73,8 +73,23 @@ def _summary_table(profile: Profile) -> Table:
     from rich.table import Table
 
     table = Table(title="Latency profile", header_style="bold")
-    columns = ("hardware", "model", "prec", "batch", "median ms", "p95 ms", "min ms",
-               "±CI", "reps", "req/s", "peak MB", "params M", "GFLOPs", "top-1", "method")
+    columns = (
+        "hardware",
+        "model",
+        "prec",
+        "batch",
+        "median ms",
+        "p95 ms",
+        "min ms",
+        "±CI",
+        "reps",
+        "req/s",
+        "peak MB",
+        "params M",
+        "GFLOPs",
+        "top-1",
+        "method",
+    )
     for column in columns:
         table.add_column(column, justify="left" if column in columns[:3] else "right")
     for hardware_name, hardware in profile.hardware.items():
@@ -125,42 +140,106 @@ def _layer_lines(profile: Profile) -> list[str]:
 
 
 @click.command("profile")
-@click.option("--models", "-m", "models", required=True, metavar="NAMES",
-              help="Comma-separated torchvision model names; 'reference' adds the 18 models "
-                   "of the bundled H100 profile.")
-@click.option("--batch", "-b", "batch", default="1", show_default=True, metavar="SIZES",
-              help="Comma-separated batch sizes.")
-@click.option("--precision", "-p", "precision", default="fp32", show_default=True,
-              metavar="LIST", help="Comma-separated precisions: fp32, fp16, bf16 (skipped with "
-                                   "a note where the device cannot run them).")
-@click.option("--device", "-d", default="cpu", show_default=True,
-              help="cpu, cuda or cuda:N.")
-@click.option("--layers", is_flag=True,
-              help="Also profile every block (stem, residual/transformer blocks, head).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the profile to this JSON file (atomically).")
-@click.option("--merge", is_flag=True,
-              help="Add to the existing --output file instead of replacing it.")
-@click.option("--hardware", metavar="NAME",
-              help="Hardware name in the profile [default: cpu, or the GPU's name].")
-@click.option("--cuda-graph/--no-cuda-graph", default=True, show_default=True,
-              help="On a GPU, time CUDA-graph replays (falls back to eager with a note).")
+@click.option(
+    "--models",
+    "-m",
+    "models",
+    required=True,
+    metavar="NAMES",
+    help="Comma-separated torchvision model names; 'reference' adds the 18 models "
+    "of the bundled H100 profile.",
+)
+@click.option(
+    "--batch",
+    "-b",
+    "batch",
+    default="1",
+    show_default=True,
+    metavar="SIZES",
+    help="Comma-separated batch sizes.",
+)
+@click.option(
+    "--precision",
+    "-p",
+    "precision",
+    default="fp32",
+    show_default=True,
+    metavar="LIST",
+    help="Comma-separated precisions: fp32, fp16, bf16 (skipped with "
+    "a note where the device cannot run them).",
+)
+@click.option("--device", "-d", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option(
+    "--layers",
+    is_flag=True,
+    help="Also profile every block (stem, residual/transformer blocks, head).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the profile to this JSON file (atomically).",
+)
+@click.option(
+    "--merge", is_flag=True, help="Add to the existing --output file instead of replacing it."
+)
+@click.option(
+    "--hardware",
+    metavar="NAME",
+    help="Hardware name in the profile [default: cpu, or the GPU's name].",
+)
+@click.option(
+    "--cuda-graph/--no-cuda-graph",
+    default=True,
+    show_default=True,
+    help="On a GPU, time CUDA-graph replays (falls back to eager with a note).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
-@click.option("--image-size", default="224", show_default=True, metavar="PIXELS|native",
-              help="Input side for torchvision models; 'native' uses each weights' crop size.")
-@click.option("--warmup", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Untimed calls before timing.")
-@click.option("--min-reps", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Timed calls before the stability test may stop.")
-@click.option("--max-reps", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Timed calls at most.")
-@click.option("--max-time", type=click.FloatRange(min=0, min_open=True), default=2.0,
-              show_default=True, help="Timing budget per measurement, in seconds.")
-@click.option("--tolerance", type=click.FloatRange(min=0, min_open=True), default=0.02,
-              show_default=True,
-              help="Stop when the 95% CI of the median is within this fraction of it.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the random weights and inputs.")
+@click.option(
+    "--image-size",
+    default="224",
+    show_default=True,
+    metavar="PIXELS|native",
+    help="Input side for torchvision models; 'native' uses each weights' crop size.",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Untimed calls before timing.",
+)
+@click.option(
+    "--min-reps",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Timed calls before the stability test may stop.",
+)
+@click.option(
+    "--max-reps",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Timed calls at most.",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Timing budget per measurement, in seconds.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.02,
+    show_default=True,
+    help="Stop when the 95% CI of the median is within this fraction of it.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the random weights and inputs."
+)
 @click.option("--cudnn-benchmark", is_flag=True, help="Let cuDNN pick algorithms by timing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
 def profile_command(
@@ -210,8 +289,13 @@ def profile_command(
         ) from None
 
     errors = Console(stderr=True)
-    rule = StoppingRule(warmup=warmup, min_repetitions=min_reps, max_repetitions=max_reps,
-                        max_seconds=max_time, relative_tolerance=tolerance)
+    rule = StoppingRule(
+        warmup=warmup,
+        min_repetitions=min_reps,
+        max_repetitions=max_reps,
+        max_seconds=max_time,
+        relative_tolerance=tolerance,
+    )
     profile = _run_with_progress(
         errors,
         profile_models,

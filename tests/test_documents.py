@@ -18,11 +18,14 @@ def test_line_numbers_of_nested_locations(tmp_path):
     assert str(error) == f"{path}:5: items[1].value: too large"
 
 
-@pytest.mark.parametrize("content, words", [
-    ("", "file is empty"),
-    ("a: [1, 2\n", "invalid YAML"),
-    (b"\xff\xfe\x00", "not a UTF-8 text file"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("", "file is empty"),
+        ("a: [1, 2\n", "invalid YAML"),
+        (b"\xff\xfe\x00", "not a UTF-8 text file"),
+    ],
+)
 def test_unreadable_documents(tmp_path, content, words):
     path = tmp_path / "doc.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())

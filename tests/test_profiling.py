@@ -32,13 +32,23 @@ from idnopt.profiling.timing import (
 BUNDLED = Path(__file__).resolve().parents[1] / "instances" / "profiles" / "h100.json"
 
 FAST_RULE = StoppingRule(
-    warmup=1, warmup_seconds=0.2, min_repetitions=3, max_repetitions=15, max_seconds=0.4,
-    relative_tolerance=0.05, round_size=4,
+    warmup=1,
+    warmup_seconds=0.2,
+    min_repetitions=3,
+    max_repetitions=15,
+    max_seconds=0.4,
+    relative_tolerance=0.05,
+    round_size=4,
 )
 # Enough repetitions for medians that hold on a busy 2-core machine.
 LAYER_RULE = StoppingRule(
-    warmup=1, warmup_seconds=0.5, min_repetitions=9, max_repetitions=40, max_seconds=1.5,
-    relative_tolerance=0.03, round_size=5,
+    warmup=1,
+    warmup_seconds=0.5,
+    min_repetitions=9,
+    max_repetitions=40,
+    max_seconds=1.5,
+    relative_tolerance=0.03,
+    round_size=5,
 )
 
 
@@ -148,24 +158,51 @@ def _measurements(data: dict) -> list:
 @pytest.mark.parametrize(
     ("mutate", "location", "message"),
     [
-        (lambda d: _measurements(d)[2].update(median_ms=-1.0),
-         "hardware.h100.models.resnet50.measurements[2].median_ms", "greater than 0"),
-        (lambda d: _measurements(d)[0].update(median_ms=float("nan")),
-         "hardware.h100.models.resnet50.measurements[0].median_ms", "finite number"),
-        (lambda d: _measurements(d)[1].update(precision="fp8"),
-         "measurements[1].precision", "'fp32', 'fp16' or 'bf16'"),
-        (lambda d: _measurements(d)[0].update(min_ms=5.0),
-         "hardware.h100.models.resnet50.measurements[0]", "min_ms <= median_ms <= p95_ms"),
-        (lambda d: _measurements(d).append(dict(_measurements(d)[0])),
-         "hardware.h100.models.resnet50", "measurements[8] repeats batch 1, precision fp32"),
-        (lambda d: _measurements(d)[0].update(latency=1.0),
-         "measurements[0].latency", "unknown field"),
-        (lambda d: _measurements(d)[0].pop("median_ms"),
-         "measurements[0].median_ms", "required field is missing"),
-        (lambda d: d["hardware"]["h100"]["models"]["resnet50"].update(accuracy=80.9),
-         "models.resnet50.accuracy", "less than or equal to 1"),
-        (lambda d: d["hardware"].update({"my gpu": d["hardware"]["h100"]}),
-         "hardware", "invalid name 'my gpu'"),
+        (
+            lambda d: _measurements(d)[2].update(median_ms=-1.0),
+            "hardware.h100.models.resnet50.measurements[2].median_ms",
+            "greater than 0",
+        ),
+        (
+            lambda d: _measurements(d)[0].update(median_ms=float("nan")),
+            "hardware.h100.models.resnet50.measurements[0].median_ms",
+            "finite number",
+        ),
+        (
+            lambda d: _measurements(d)[1].update(precision="fp8"),
+            "measurements[1].precision",
+            "'fp32', 'fp16' or 'bf16'",
+        ),
+        (
+            lambda d: _measurements(d)[0].update(min_ms=5.0),
+            "hardware.h100.models.resnet50.measurements[0]",
+            "min_ms <= median_ms <= p95_ms",
+        ),
+        (
+            lambda d: _measurements(d).append(dict(_measurements(d)[0])),
+            "hardware.h100.models.resnet50",
+            "measurements[8] repeats batch 1, precision fp32",
+        ),
+        (
+            lambda d: _measurements(d)[0].update(latency=1.0),
+            "measurements[0].latency",
+            "unknown field",
+        ),
+        (
+            lambda d: _measurements(d)[0].pop("median_ms"),
+            "measurements[0].median_ms",
+            "required field is missing",
+        ),
+        (
+            lambda d: d["hardware"]["h100"]["models"]["resnet50"].update(accuracy=80.9),
+            "models.resnet50.accuracy",
+            "less than or equal to 1",
+        ),
+        (
+            lambda d: d["hardware"].update({"my gpu": d["hardware"]["h100"]}),
+            "hardware",
+            "invalid name 'my gpu'",
+        ),
         (lambda d: d.update(format="something-else"), "format", "not an idnopt profile"),
         (lambda d: d.update(version=2), "version", "newer than this idnopt reads"),
     ],
@@ -195,9 +232,17 @@ def test_merge_adds_and_replaces(bundled: Profile) -> None:
     resnet = bundled.hardware["h100"].models["resnet50"]
     faster = resnet.measurements[0].model_copy(update={"median_ms": 0.5, "min_ms": 0.4})
     extra = resnet.measurements[0].model_copy(update={"batch": 2})
-    update = Profile(hardware={"h100": bundled.hardware["h100"].model_copy(update={
-        "models": {"resnet50": resnet.model_copy(update={"measurements": [faster, extra]})}
-    })})
+    update = Profile(
+        hardware={
+            "h100": bundled.hardware["h100"].model_copy(
+                update={
+                    "models": {
+                        "resnet50": resnet.model_copy(update={"measurements": [faster, extra]})
+                    }
+                }
+            )
+        }
+    )
     merged = bundled.merged(update)
     assert merged.lookup("h100", "resnet50").latency_ms == 0.5
     assert merged.lookup("h100", "resnet50", batch=2).latency_ms == resnet.measurements[0].median_ms
@@ -215,9 +260,12 @@ def test_profile_reference_resolves_relative_paths(tmp_path: Path, bundled: Prof
     )
     with pytest.raises(InputError, match=r"nodes\[2\]\.profile: no model 'resnet9'"):
         resolve_figures(
-            reference, "resnet9", base_dir=tmp_path,
-            where=lambda message: InputError(message, path="inst.yaml",
-                                             location="nodes[2].profile"),
+            reference,
+            "resnet9",
+            base_dir=tmp_path,
+            where=lambda message: InputError(
+                message, path="inst.yaml", location="nodes[2].profile"
+            ),
         )
 
 
@@ -240,8 +288,9 @@ def test_stopping_rule_stops_early_when_stable() -> None:
 
 def test_stopping_rule_runs_to_the_cap_when_noisy() -> None:
     generator = np.random.default_rng(0)
-    rule = StoppingRule(min_repetitions=5, max_repetitions=40, max_seconds=10.0,
-                        relative_tolerance=0.001)
+    rule = StoppingRule(
+        min_repetitions=5, max_repetitions=40, max_seconds=10.0, relative_tolerance=0.001
+    )
     samples, early = _adaptive_rounds(
         lambda count: generator.lognormal(0.0, 1.0, size=(count, 1)), rule
     )
@@ -284,18 +333,47 @@ def _small_models():
 
     torch.manual_seed(0)
     vgg_features = nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
     )
     return {
-        "vit": (tv.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
-                                     hidden_dim=16, mlp_dim=32, num_classes=10), 32, 4),
-        "swin": (tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1],
-                                    num_heads=[1, 1], window_size=[2, 2], num_classes=10),
-                 32, 5),
-        "convnext": (tv.ConvNeXt([tv.convnext.CNBlockConfig(8, 16, 2),
-                                  tv.convnext.CNBlockConfig(16, None, 1)], num_classes=10),
-                     32, 6),
+        "vit": (
+            tv.VisionTransformer(
+                image_size=32,
+                patch_size=8,
+                num_layers=2,
+                num_heads=2,
+                hidden_dim=16,
+                mlp_dim=32,
+                num_classes=10,
+            ),
+            32,
+            4,
+        ),
+        "swin": (
+            tv.SwinTransformer(
+                patch_size=[4, 4],
+                embed_dim=16,
+                depths=[1, 1],
+                num_heads=[1, 1],
+                window_size=[2, 2],
+                num_classes=10,
+            ),
+            32,
+            5,
+        ),
+        "convnext": (
+            tv.ConvNeXt(
+                [tv.convnext.CNBlockConfig(8, 16, 2), tv.convnext.CNBlockConfig(16, None, 1)],
+                num_classes=10,
+            ),
+            32,
+            6,
+        ),
         "vgg": (_small_vgg(vgg_features), 32, 3),
         "mobilenet_v3_small": (tv.mobilenet_v3_small(num_classes=10), 32, 14),
         "shufflenet": (tv.shufflenet_v2_x0_5(num_classes=10), 32, 19),
@@ -350,8 +428,13 @@ def cpu_profile() -> Profile:
 
     steps: list[tuple[int, int, str]] = []
     profile = profile_models(
-        ["mobilenet_v3_small", "resnet18"], batch_sizes=[1], precisions=["fp32"],
-        layers=True, threads=1, rule=LAYER_RULE, image_size=160,
+        ["mobilenet_v3_small", "resnet18"],
+        batch_sizes=[1],
+        precisions=["fp32"],
+        layers=True,
+        threads=1,
+        rule=LAYER_RULE,
+        image_size=160,
         progress=lambda done, total, label: steps.append((done, total, label)),
     )
     assert steps[0] == (0, 2, "mobilenet_v3_small fp32 batch 1") and steps[-1] == (2, 2, "done")
@@ -412,13 +495,18 @@ def test_user_modules_and_explicit_blocks() -> None:
         def forward(self, x):
             return self.out(self.body(x))
 
-    sequential = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                               nn.Linear(4 * 7 * 7, 10))
+    sequential = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 7 * 7, 10)
+    )
     custom = TwoStage()
     before = copy.deepcopy(custom.state_dict())
     profile = profile_models(
-        {"tiny-cnn": sequential, "two-stage": custom}, batch_sizes=[1, 4], layers=True,
-        rule=FAST_RULE, threads=1, hardware="laptop",
+        {"tiny-cnn": sequential, "two-stage": custom},
+        batch_sizes=[1, 4],
+        layers=True,
+        rule=FAST_RULE,
+        threads=1,
+        hardware="laptop",
         inputs={"tiny-cnn": (3, 16, 16), "two-stage": lambda batch: torch.randn(batch, 16)},
         blocks={"two-stage": [("body", custom.body), ("out", custom.out)]},
     )
@@ -452,9 +540,26 @@ def test_cli_writes_profile_and_table(tmp_path: Path) -> None:
     from idnopt.cli.profile import profile_command
 
     output = tmp_path / "cpu.json"
-    arguments = ["--models", "mobilenet_v3_small", "--batch", "1,2", "--threads", "1",
-                 "--image-size", "96", "--warmup", "1", "--min-reps", "3", "--max-reps", "6",
-                 "--max-time", "0.2", "-o", str(output)]
+    arguments = [
+        "--models",
+        "mobilenet_v3_small",
+        "--batch",
+        "1,2",
+        "--threads",
+        "1",
+        "--image-size",
+        "96",
+        "--warmup",
+        "1",
+        "--min-reps",
+        "3",
+        "--max-reps",
+        "6",
+        "--max-time",
+        "0.2",
+        "-o",
+        str(output),
+    ]
     result = CliRunner().invoke(profile_command, arguments)
     assert result.exit_code == 0, result.output
     assert "mobilenet_v3_small" in result.output and "median ms" in result.output
@@ -469,8 +574,11 @@ def test_cli_writes_profile_and_table(tmp_path: Path) -> None:
     printed = Profile.model_validate_json(again.stdout)
     merged = load_profile(output)
     assert printed == merged
-    assert {m.batch for m in merged.hardware["cpu"].models["mobilenet_v3_small"].measurements} \
-        == {1, 2, 3}
+    assert {m.batch for m in merged.hardware["cpu"].models["mobilenet_v3_small"].measurements} == {
+        1,
+        2,
+        3,
+    }
 
 
 @pytest.mark.parametrize(

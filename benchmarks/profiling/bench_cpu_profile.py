@@ -54,40 +54,53 @@ def main(argv: list[str] | None = None) -> int:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     started = time.perf_counter()
-    profile = profile_models(models, batch_sizes=batches, precisions=precisions,
-                             device=arguments.device, threads=arguments.threads,
-                             progress=progress)
+    profile = profile_models(
+        models,
+        batch_sizes=batches,
+        precisions=precisions,
+        device=arguments.device,
+        threads=arguments.threads,
+        progress=progress,
+    )
     elapsed = time.perf_counter() - started
     if arguments.out is not None:
         save_profile(profile, arguments.out)
 
-    (hardware_name, hardware), = profile.hardware.items()
+    ((hardware_name, hardware),) = profile.hardware.items()
     spent = {label.split()[0]: 0.0 for _, label in stamps[:-1]}
     for (start, label), (end, _) in zip(stamps, stamps[1:], strict=False):
         spent[label.split()[0]] += end - start
-    print(f"\ndevice: {hardware.device}; torch {hardware.environment['torch']}; "
-          f"threads {hardware.environment['threads']}; load average at start {load:.2f}")
-    print(f"total time to profile {len(models)} models x {len(batches)} batch sizes x "
-          f"{len(precisions)} precisions: {elapsed:.1f} s\n")
+    print(
+        f"\ndevice: {hardware.device}; torch {hardware.environment['torch']}; "
+        f"threads {hardware.environment['threads']}; load average at start {load:.2f}"
+    )
+    print(
+        f"total time to profile {len(models)} models x {len(batches)} batch sizes x "
+        f"{len(precisions)} precisions: {elapsed:.1f} s\n"
+    )
 
     reference = load_profile(REPOSITORY / "instances" / "profiles" / "h100.json")
     gpu = hardware.kind == "gpu"
-    header = ("| model | prec | batch | median ms | p95 ms | ±CI | reps | early | peak MB | "
-              + ("H100 ref ms | ratio |" if gpu else "time s |"))
+    header = "| model | prec | batch | median ms | p95 ms | ±CI | reps | early | peak MB | " + (
+        "H100 ref ms | ratio |" if gpu else "time s |"
+    )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for name in models:
         for measured in hardware.models[name].measurements:
             low, high = measured.median_ci_ms
-            row = (f"| {name} | {measured.precision} | {measured.batch} | "
-                   f"{measured.median_ms:.3f} | {measured.p95_ms:.3f} | "
-                   f"{(high - low) / 2 / measured.median_ms:.1%} | {measured.repetitions} | "
-                   f"{'yes' if measured.stopped_early else 'no'} | "
-                   f"{measured.peak_memory_mb or float('nan'):.1f} | ")
+            row = (
+                f"| {name} | {measured.precision} | {measured.batch} | "
+                f"{measured.median_ms:.3f} | {measured.p95_ms:.3f} | "
+                f"{(high - low) / 2 / measured.median_ms:.1%} | {measured.repetitions} | "
+                f"{'yes' if measured.stopped_early else 'no'} | "
+                f"{measured.peak_memory_mb or float('nan'):.1f} | "
+            )
             if gpu:
                 expected = reference.lookup("h100", name, measured.batch, measured.precision)
-                row += (f"{expected.latency_ms:.3f} | "
-                        f"{measured.median_ms / expected.latency_ms:.2f} |")
+                row += (
+                    f"{expected.latency_ms:.3f} | {measured.median_ms / expected.latency_ms:.2f} |"
+                )
             else:
                 steps = len(hardware.models[name].measurements)
                 row += f"{spent.get(name, float('nan')) / steps:.1f} |"

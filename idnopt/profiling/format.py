@@ -265,9 +265,7 @@ class ModelProfile(BaseModel):
 
     def layer_profile(self, batch: int, precision: str) -> LayerProfile | None:
         """Return the layer profile at ``batch`` and ``precision``, or ``None``."""
-        return next(
-            (p for p in self.layers if p.batch == batch and p.precision == precision), None
-        )
+        return next((p for p in self.layers if p.batch == batch and p.precision == precision), None)
 
 
 Scalar = str | int | float | bool | None
@@ -402,8 +400,7 @@ class Profile(BaseModel):
             return self.hardware[hardware]
         except KeyError:
             raise ProfileLookupError(
-                f"no hardware {hardware!r} in the profile; available: "
-                f"{_listing(self.hardware)}"
+                f"no hardware {hardware!r} in the profile; available: {_listing(self.hardware)}"
             ) from None
 
     def _model(self, hardware: str, model: str) -> ModelProfile:
@@ -412,8 +409,7 @@ class Profile(BaseModel):
             return entry.models[model]
         except KeyError:
             raise ProfileLookupError(
-                f"no model {model!r} on hardware {hardware!r}; available: "
-                f"{_listing(entry.models)}"
+                f"no model {model!r} on hardware {hardware!r}; available: {_listing(entry.models)}"
             ) from None
 
     def lookup(
@@ -614,16 +610,16 @@ def validation_error(error: ValidationError, document: Document) -> InputError:
 def _header_problem(data: Any) -> tuple[tuple[str, ...], str] | None:
     """Location and message of a wrong format/version header, or None."""
     if not isinstance(data, dict):
-        return (), f"expected a JSON object with \"format\": \"{PROFILE_FORMAT}\""
+        return (), f'expected a JSON object with "format": "{PROFILE_FORMAT}"'
     if data.get("format") != PROFILE_FORMAT:
         found = "is missing" if "format" not in data else f"is {_short(data['format'])}"
         location = ("format",) if "format" in data else ()
-        return location, f"not an idnopt profile: \"format\" {found}, expected {PROFILE_FORMAT!r}"
+        return location, f'not an idnopt profile: "format" {found}, expected {PROFILE_FORMAT!r}'
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         location = ("version",) if "version" in data else ()
         return location, (
-            f"\"version\" must be a positive integer (this idnopt writes {PROFILE_VERSION}), "
+            f'"version" must be a positive integer (this idnopt writes {PROFILE_VERSION}), '
             f"got {_short(version)}"
         )
     if version > PROFILE_VERSION:

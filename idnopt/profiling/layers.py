@@ -142,30 +142,49 @@ def split_model(model: nn.Module) -> Split:
 
     if isinstance(model, tv.ResNet):
         stem = _head(model.conv1, model.bn1, model.relu, model.maxpool)
-        stages = [block for stage in ("layer1", "layer2", "layer3", "layer4")
-                  for block in _split_container(stage, getattr(model, stage))]
-        return [("stem", stem), *stages,
-                ("head", _head(model.avgpool, nn.Flatten(1), model.fc))]
+        stages = [
+            block
+            for stage in ("layer1", "layer2", "layer3", "layer4")
+            for block in _split_container(stage, getattr(model, stage))
+        ]
+        return [("stem", stem), *stages, ("head", _head(model.avgpool, nn.Flatten(1), model.fc))]
     if isinstance(model, tv.VisionTransformer):
         layers = list(_split_container("encoder.layers", model.encoder.layers))
-        return [("embed", VisionTransformerEmbedding(model)), *layers,
-                ("head", ClassTokenHead(model))]
+        return [
+            ("embed", VisionTransformerEmbedding(model)),
+            *layers,
+            ("head", ClassTokenHead(model)),
+        ]
     if isinstance(model, tv.ShuffleNetV2):
-        stages = [block for stage in ("stage2", "stage3", "stage4")
-                  for block in _split_container(stage, getattr(model, stage))]
-        return [("stem", _head(model.conv1, model.maxpool)), *stages, ("conv5", model.conv5),
-                ("head", _head(SpatialMean(), model.fc))]
+        stages = [
+            block
+            for stage in ("stage2", "stage3", "stage4")
+            for block in _split_container(stage, getattr(model, stage))
+        ]
+        return [
+            ("stem", _head(model.conv1, model.maxpool)),
+            *stages,
+            ("conv5", model.conv5),
+            ("head", _head(SpatialMean(), model.fc)),
+        ]
     if isinstance(model, tv.RegNet):
-        return [("stem", model.stem), *_split_container("trunk_output", model.trunk_output),
-                ("head", _head(model.avgpool, nn.Flatten(1), model.fc))]
+        return [
+            ("stem", model.stem),
+            *_split_container("trunk_output", model.trunk_output),
+            ("head", _head(model.avgpool, nn.Flatten(1), model.fc)),
+        ]
     if isinstance(model, tv.MaxVit):
-        blocks = [(f"blocks.{index}.layers.{layer_index}", layer)
-                  for index, block in enumerate(model.blocks)
-                  for layer_index, layer in enumerate(block.layers)]
+        blocks = [
+            (f"blocks.{index}.layers.{layer_index}", layer)
+            for index, block in enumerate(model.blocks)
+            for layer_index, layer in enumerate(block.layers)
+        ]
         return [("stem", model.stem), *blocks, ("head", model.classifier)]
     if isinstance(model, tv.MNASNet):
-        return [*_split_container("layers", model.layers),
-                ("head", _head(SpatialMean(), model.classifier))]
+        return [
+            *_split_container("layers", model.layers),
+            ("head", _head(SpatialMean(), model.classifier)),
+        ]
     if hasattr(tv, "SwinTransformer") and isinstance(model, tv.SwinTransformer):
         head = _head(model.norm, model.permute, model.avgpool, model.flatten, model.head)
         return [*_split_container("features", model.features), ("head", head)]
@@ -176,8 +195,9 @@ def split_model(model: nn.Module) -> Split:
         tv.VGG: lambda m: _head(m.avgpool, nn.Flatten(1), m.classifier),
         tv.AlexNet: lambda m: _head(m.avgpool, nn.Flatten(1), m.classifier),
         tv.ConvNeXt: lambda m: _head(m.avgpool, m.classifier),
-        tv.DenseNet: lambda m: _head(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
-                                     m.classifier),
+        tv.DenseNet: lambda m: _head(
+            nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(1), m.classifier
+        ),
         tv.SqueezeNet: lambda m: _head(m.classifier, nn.Flatten(1)),
     }
     for family, make_head in heads.items():

@@ -108,9 +108,13 @@ def resolve_model_names(names: Iterable[str]) -> list[str]:
         for item in expanded:
             if item not in known:
                 close = difflib.get_close_matches(item, known, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else (
-                    "; run `python -c 'import torchvision; print(torchvision.models."
-                    "list_models(module=torchvision.models))'` for the list"
+                hint = (
+                    f"; did you mean {', '.join(close)}?"
+                    if close
+                    else (
+                        "; run `python -c 'import torchvision; print(torchvision.models."
+                        "list_models(module=torchvision.models))'` for the list"
+                    )
                 )
                 raise InputError(f"unknown torchvision classification model {item!r}{hint}")
             if item not in resolved:

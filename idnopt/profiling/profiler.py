@@ -150,9 +150,10 @@ def _cpu_peak_memory_mb(call: Callable[[], object], resident_bytes: int) -> floa
 
     os.environ.setdefault("KINETO_LOG_LEVEL", "5")
     try:
-        with _quiet_native_stderr(), profile(
-            activities=[ProfilerActivity.CPU], profile_memory=True
-        ) as recorder:
+        with (
+            _quiet_native_stderr(),
+            profile(activities=[ProfilerActivity.CPU], profile_memory=True) as recorder,
+        ):
             call()
         events = [e for e in recorder.profiler.kineto_results.events() if e.name() == "[memory]"]
     except Exception:  # the profiler's memory events are best effort
@@ -351,8 +352,9 @@ def profile_models(
 
     unknown = sorted(set(precisions) - set(PRECISIONS))
     if unknown or not precisions:
-        raise InputError(f"unknown precision {', '.join(unknown) or '(none)'}; "
-                         f"use {', '.join(PRECISIONS)}")
+        raise InputError(
+            f"unknown precision {', '.join(unknown) or '(none)'}; use {', '.join(PRECISIONS)}"
+        )
     if not batch_sizes or any(int(b) < 1 for b in batch_sizes):
         raise InputError("batch sizes must be positive integers")
     try:
@@ -432,8 +434,7 @@ class _Session:
         self.progress = progress
         self.notes: list[str] = []
         self.default_method = (
-            "wall-clock" if device.type == "cpu" else
-            "cuda-graph" if cuda_graphs else "cuda-events"
+            "wall-clock" if device.type == "cpu" else "cuda-graph" if cuda_graphs else "cuda-events"
         )
 
     def _report(self, done: int, total: int, label: str) -> None:
@@ -464,8 +465,14 @@ class _Session:
                 if skip is None:
                     with torch.no_grad():
                         skip = self._run_precision(
-                            spec, base, precision, batch_sizes, measurements, layer_profiles,
-                            done, total,
+                            spec,
+                            base,
+                            precision,
+                            batch_sizes,
+                            measurements,
+                            layer_profiles,
+                            done,
+                            total,
                         )
                 if skip is not None:
                     self.notes.append(f"{spec.name} {precision}: skipped ({skip})")
@@ -490,8 +497,10 @@ class _Session:
     def _skip_reason(self, precision: str) -> str | None:
         import torch
 
-        if self.device.type == "cuda" and precision == "bf16" and not (
-            torch.cuda.is_bf16_supported()
+        if (
+            self.device.type == "cuda"
+            and precision == "bf16"
+            and not (torch.cuda.is_bf16_supported())
         ):
             return "bf16 is not supported by this GPU"
         return None
@@ -545,8 +554,13 @@ class _Session:
             try:
                 model(example)  # a first call fails fast for unsupported dtypes or shapes
                 if split and step == 0:
-                    check_split(model, split, example, relative_tolerance=_split_tolerance(dtype),
-                                model_name=spec.name)
+                    check_split(
+                        model,
+                        split,
+                        example,
+                        relative_tolerance=_split_tolerance(dtype),
+                        model_name=spec.name,
+                    )
                 measurement = self._measure(model, example, batch, precision)
                 measurements.append(measurement)
                 if split:
@@ -576,7 +590,11 @@ class _Session:
         return _measurement(stats, batch, precision, self.default_method, peak)
 
     def _measure_blocks(
-        self, model_name: str, model: Any, split: list[tuple[str, Any]], example: Any,
+        self,
+        model_name: str,
+        model: Any,
+        split: list[tuple[str, Any]],
+        example: Any,
         whole: Measurement,
     ) -> LayerProfile:
         """Time the whole model and every block interleaved, each block on its own input."""
@@ -619,8 +637,10 @@ class _Session:
             chain_ms=round(float(np.median(chain)), 6),
             blocks=blocks,
         )
-        for label, value in (("sum of block medians", profile.sum_ms),
-                             ("median block chain", profile.chain_ms)):
+        for label, value in (
+            ("sum of block medians", profile.sum_ms),
+            ("median block chain", profile.chain_ms),
+        ):
             gap = value / profile.total_ms - 1.0
             if abs(gap) > LAYER_SUM_TOLERANCE:
                 self.notes.append(

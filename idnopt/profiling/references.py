@@ -205,7 +205,11 @@ def resolve_models(
                 memory = figures.memory_mb
             if accuracy is None and figures.accuracy is not None:
                 accuracy = figures.accuracy
-        update = {"latency": latency, "throughput": throughput, "memory": memory,
-                  "accuracy": accuracy}
+        update = {
+            "latency": latency,
+            "throughput": throughput,
+            "memory": memory,
+            "accuracy": accuracy,
+        }
         resolved.append(model.model_copy(update=update))
     return resolved

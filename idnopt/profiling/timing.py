@@ -349,8 +349,10 @@ def time_cuda_many(
                 end.record()
         ends[-1][-1].synchronize()
         return np.array(
-            [[start.elapsed_time(end) for start, end in zip(row_start, row_end, strict=True)]
-             for row_start, row_end in zip(starts, ends, strict=True)]
+            [
+                [start.elapsed_time(end) for start, end in zip(row_start, row_end, strict=True)]
+                for row_start, row_end in zip(starts, ends, strict=True)
+            ]
         )
 
     samples, early = _adaptive_rounds(time_round, rule)
