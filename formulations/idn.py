@@ -61,7 +61,7 @@ from idnopt.backends import solve_program
 from idnopt.errors import InputError, format_location
 from idnopt.formulation import Formulation
 from idnopt.instance import NetworkInstance, Problem
-from idnopt.program import Program
+from idnopt.program import LabelAxis, Program
 from idnopt.registry import Family, register
 from idnopt.result import Result, Status
 
@@ -644,12 +644,19 @@ def build_program(
         labels=[candidates.node_names],
     )
     count = candidates.num_candidates
-    # "request:node/model": request names joined to per-pair suffixes, element-wise
-    suffix = np.array(
-        [f":{v}/{m}" for v in candidates.node_names for m in candidates.model_names], dtype=object
+    # "request:node/model", made only for the candidates a result or report shows
+    request_names, node_names, model_names = (
+        candidates.request_names,
+        candidates.node_names,
+        candidates.model_names,
     )
-    names = np.array(candidates.request_names, dtype=object)
-    labels = (names[candidates.request] + suffix[candidates.pair]).tolist()
+    request_of, pair_of = candidates.request, candidates.pair
+
+    def candidate_label(k: int) -> str:
+        node, model = divmod(int(pair_of[k]), models)
+        return f"{request_names[request_of[k]]}:{node_names[node]}/{model_names[model]}"
+
+    labels = LabelAxis(count, candidate_label)
     rows = np.arange(count)
     if capacity == "per_request":
         t = program.add_variables(

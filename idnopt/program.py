@@ -43,6 +43,40 @@ Sense = Literal["minimize", "maximize"]
 ArrayLike = Union[np.ndarray, Sequence[float], float]
 
 
+class LabelAxis(Sequence[str]):
+    """Labels of one axis, made on demand from an index.
+
+    Passing a ``LabelAxis`` instead of a list of names lets a formulation label
+    hundreds of thousands of variables without making every string up front:
+    labels are only needed for the entries a result, a conflict report or an
+    exported model actually shows.
+
+    Parameters
+    ----------
+    size : int
+        Number of entries.
+    make : callable
+        ``make(i)`` returns the label of entry ``i`` (``0 <= i < size``).
+    """
+
+    def __init__(self, size: int, make: Callable[[int], str]) -> None:
+        self._size = int(size)
+        self._make = make
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index):  # noqa: D105
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._size))]
+        index = int(index)
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(f"label index {index} out of range for {self._size} entries")
+        return str(self._make(index))
+
+
 def _axis_labels(
     shape: tuple[int, ...], labels: Sequence[Sequence[Any]] | None, what: str
 ) -> tuple[tuple[str, ...], ...] | None:
@@ -52,7 +86,8 @@ def _axis_labels(
         raise ModelingError(f"{what}: {len(labels)} label axes for shape {shape}")
     axes = []
     for axis, (size, names) in enumerate(zip(shape, labels)):
-        names = tuple(str(name) for name in names)
+        if not isinstance(names, LabelAxis):
+            names = tuple(str(name) for name in names)
         if len(names) != size:
             raise ModelingError(f"{what}: axis {axis} has {size} entries but {len(names)} labels")
         axes.append(names)

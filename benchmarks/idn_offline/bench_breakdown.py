@@ -1,4 +1,4 @@
-"""Where the build time of the largest IDN instances goes, and what the hand-over could cost.
+"""Where the build time of the largest IDN instances goes, and what the hand-over costs.
 
 For one instance per topology (default 1,000 nodes × 100 models × 10,000
 request classes) this splits idnopt's build into:
@@ -8,14 +8,12 @@ request classes) this splits idnopt's build into:
   (``"request:node/model"`` strings, made once, then validated into tuples by
   :class:`idnopt.program.Program` for the ``served`` block and again for the
   ``prefix_capacity`` block);
-* the HiGHS hand-over: ``Program.matrix("csc")``, the ``HighsLp`` fields set
-  from numpy arrays and the integrality list (``_highs_lp``), and
-  ``Highs.passModel``;
+* the HiGHS hand-over of the backend (``pass_model``: ``Program.matrix("csc")``
+  and one ``Highs.passModel`` call on numpy arrays);
 
-and times, for comparison only, the same model passed through highspy's
-array overload ``Highs.passModel(num_col, num_row, num_nz, a_format, sense,
-offset, col_cost, col_lower, col_upper, row_lower, row_upper, a_start, a_index,
-a_value, integrality)``, checking that HiGHS receives the same model.
+and times, for comparison, the hand-over the backend used before: a
+``highspy.HighsLp`` filled field by field from the same arrays (highspy
+converts them element by element), checking that HiGHS receives the same model.
 
 Usage::
 
@@ -31,7 +29,7 @@ import numpy as np
 from common import RESULTS, machine, markdown_table, median, save_json, timed
 
 from idnopt.backends import SolveOptions
-from idnopt.backends.highs import _highs_lp, _new_highs, silence_banner
+from idnopt.backends.highs import _new_highs, pass_model, silence_banner
 from idnopt.formulations.idn import build_candidates, build_program
 from idnopt.generators import generate_idn
 from idnopt.program import _axis_labels
@@ -46,36 +44,44 @@ def labels_of(c):
 
 
 def current_pass(program):
+    """The backend's hand-over: one passModel call on numpy arrays."""
     highs = _new_highs(SolveOptions())
-    highs.passModel(_highs_lp(program))
+    pass_model(highs, program)
     return highs
 
 
-def array_pass(program):
-    """The same hand-over through highspy's numpy-array overload of passModel."""
+def field_by_field_lp(program):
+    """The former hand-over: a ``HighsLp`` whose fields are set from numpy arrays."""
     inf = highspy.kHighsInf
-    matrix = program.matrix("csc")
-    matrix.sum_duplicates()
+    lp = highspy.HighsLp()
+    lp.num_col_ = program.num_variables
+    lp.num_row_ = program.num_constraints
+    lp.col_cost_ = program.objective
+    lp.offset_ = program.objective_constant
     col_lower, col_upper = program.column_bounds()
     row_lower, row_upper = program.row_bounds()
+    lp.col_lower_ = np.clip(col_lower, -inf, inf)
+    lp.col_upper_ = np.clip(col_upper, -inf, inf)
+    lp.row_lower_ = np.clip(row_lower, -inf, inf)
+    lp.row_upper_ = np.clip(row_upper, -inf, inf)
+    matrix = program.matrix("csc")
+    matrix.sum_duplicates()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    lp.a_matrix_.num_col_ = program.num_variables
+    lp.a_matrix_.num_row_ = program.num_constraints
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+        for flag in program.integrality()
+    ]
+    return lp
+
+
+def field_by_field_pass(program):
     highs = _new_highs(SolveOptions())
-    highs.passModel(
-        program.num_variables,
-        program.num_constraints,
-        matrix.nnz,
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize),
-        program.objective_constant,
-        program.objective,
-        np.clip(col_lower, -inf, inf),
-        np.clip(col_upper, -inf, inf),
-        np.clip(row_lower, -inf, inf),
-        np.clip(row_upper, -inf, inf),
-        matrix.indptr.astype(np.int32),
-        matrix.indices.astype(np.int32),
-        matrix.data.astype(float),
-        program.integrality().astype(np.int32),
-    )
+    highs.passModel(field_by_field_lp(program))
     return highs
 
 
@@ -107,18 +113,12 @@ def measure(topology, nodes, models, classes, repeats):
         reduced = Chain([ToMinimization()]).apply(program)
         _, seconds = timed(reduced.matrix, "csc")
         record("of which pass: Program.matrix('csc')", seconds)
-        lp, seconds = timed(_highs_lp, reduced)
-        record("of which pass: _highs_lp (incl. matrix)", seconds)
-        highs = _new_highs(SolveOptions())
-        _, seconds = timed(highs.passModel, lp)
-        record("of which pass: Highs.passModel(HighsLp)", seconds)
-        del highs, lp
         current, seconds = timed(current_pass, reduced)
-        record("pass (current backend)", seconds)
-        alternative, seconds = timed(array_pass, reduced)
-        record("pass (array overload, for comparison)", seconds)
-        agree = same_model(current, alternative)
-        del current, alternative
+        record("pass (backend: passModel on arrays)", seconds)
+        former, seconds = timed(field_by_field_pass, reduced)
+        record("pass via HighsLp fields (former backend, comparison)", seconds)
+        agree = same_model(current, former)
+        del current, former
     row = {key: median(values) for key, values in runs.items()}
     return {
         "topology": topology,

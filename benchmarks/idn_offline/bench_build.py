@@ -10,8 +10,8 @@ Measured per instance (seconds):
 
 * idnopt ``candidates`` (:func:`build_candidates`), ``program``
   (:func:`build_program`) and ``pass`` (what ``solve_program(..., "highs")``
-  does before ``run``: the minimisation copy, ``_highs_lp`` and
-  ``Highs.passModel``); ``build`` = candidates + program. Median of
+  does before ``run``: the minimisation copy and ``pass_model``, one
+  ``Highs.passModel`` call on numpy arrays); ``build`` = candidates + program. Median of
   ``--repeats`` runs.
 * Pyomo: ``ConcreteModel`` construction from the candidate data (``build``),
   hand-over to HiGHS through Pyomo's highspy interface (``set_instance``,
@@ -46,7 +46,7 @@ from linopy_reference import build_linopy, pass_linopy, solve_linopy
 from pyomo_reference import build_pyomo, pass_pyomo, solve_pyomo
 
 from idnopt.backends import SolveOptions, solve_program
-from idnopt.backends.highs import _highs_lp, _new_highs, silence_banner
+from idnopt.backends.highs import _new_highs, pass_model, silence_banner
 from idnopt.formulations.idn import build_candidates, build_program
 from idnopt.generators import generate_idn
 from idnopt.reductions import Chain, ToMinimization
@@ -61,7 +61,7 @@ def hand_over(program):
     """What the HiGHS backend does before ``run``: the Highs object with the model in it."""
     reduced = Chain([ToMinimization()]).apply(program)
     highs = _new_highs(SolveOptions())
-    highs.passModel(_highs_lp(reduced))
+    pass_model(highs, reduced)
     return highs
 
 

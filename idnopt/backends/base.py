@@ -45,6 +45,8 @@ class Backend:
     """
 
     name = "backend"
+    library: str | None = None
+    """Module the backend imports to solve (checked by :meth:`available`)."""
 
     def accepts(self, program: Program) -> str | None:
         """Return ``None`` if the program can be solved, else the reason why not."""
@@ -55,8 +57,10 @@ class Backend:
         raise NotImplementedError
 
     def available(self) -> bool:
-        """Whether the backend's libraries can be imported."""
-        return True
+        """Whether the backend's library (:attr:`library`) is installed."""
+        import importlib.util
+
+        return self.library is None or importlib.util.find_spec(self.library) is not None
 
 
 def assemble_result(

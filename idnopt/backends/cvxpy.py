@@ -86,16 +86,10 @@ class CvxpyBackend(Backend):
     """Solve linear, mixed-integer linear and convex programs through cvxpy."""
 
     name = "cvxpy"
+    library = "cvxpy"
 
     def accepts(self, program: Program) -> str | None:  # noqa: D102
         return None
-
-    def available(self) -> bool:  # noqa: D102
-        try:
-            import cvxpy  # noqa: F401
-        except ImportError:  # pragma: no cover - core dependency
-            return False
-        return True
 
     def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
         import cvxpy as cp

@@ -122,18 +122,12 @@ class PyomoBackend(Backend):
     """Build a Pyomo model from the program's blocks and solve it."""
 
     name = "pyomo"
+    library = "pyomo.environ"
 
     def accepts(self, program: Program) -> str | None:  # noqa: D102
         if not program.is_linear:
             return "the Pyomo backend takes linear programs; use backend='cvxpy' for convex ones"
         return None
-
-    def available(self) -> bool:  # noqa: D102
-        try:
-            import pyomo.environ  # noqa: F401
-        except ImportError:  # pragma: no cover - core dependency
-            return False
-        return True
 
     def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
         reason = self.accepts(program)
