@@ -167,3 +167,28 @@ def test_thread_count_can_change_between_mip_solves(backend):
         result = solve_program(program, backend, threads=threads)
         assert result.status == Status.OPTIMAL, threads
         assert result.objective == pytest.approx(best)
+
+
+def test_lazy_labels_are_made_on_demand_and_match_eager_ones():
+    from idnopt.program import LabelAxis
+
+    made = []
+
+    def name(i: int) -> str:
+        made.append(i)
+        return f"item{i}"
+
+    eager = Program("eager", sense="maximize")
+    lazy = Program("lazy", sense="maximize")
+    for program, labels in ((eager, [f"item{i}" for i in range(4)]), (lazy, LabelAxis(4, name))):
+        x = program.add_variables("x", 4, upper=1, integer=True, labels=[labels])
+        program.add_constraints(
+            "capacity", [(x, np.zeros(4, int), np.arange(4), [2.0, 3.0, 4.0, 5.0])], upper=5
+        )
+        program.set_objective([(x, [3.0, 4.0, 5.0, 6.0])])
+    assert made == []  # declaring the program made no label
+    assert lazy.column_label(2) == eager.column_label(2) == "x[item2]"
+    assert solve_program(lazy).nonzeros("x") == solve_program(eager).nonzeros("x")
+    assert set(made) <= {0, 1, 2}  # only the labels shown were made
+    with pytest.raises(ModelingError, match="axis 0 has 4 entries but 3 labels"):
+        Program("short").add_variables("x", 4, labels=[LabelAxis(3, name)])
