@@ -259,6 +259,11 @@ def test_relaxation_milp_rounding_greedy_order(instance):
         assert heuristic.objective == pytest.approx(gain(candidates, allocation), abs=1e-6)
     y = relaxation.value("x")
     assert relaxed_gain(candidates, y) == pytest.approx(relaxation.objective, rel=1e-6, abs=1e-6)
+    # with the bound asked for, a heuristic reports L* as its bound and a gap that holds
+    greedy_bounded = solve(instance, "greedy")
+    assert greedy_bounded.bound == pytest.approx(relaxation.objective, rel=1e-9, abs=1e-9)
+    assert greedy_bounded.bound >= milp.objective - tolerance
+    assert greedy_bounded.gap is not None and greedy_bounded.gap >= -1e-9
 
 
 def test_depround_keeps_the_sum_and_the_marginals():
