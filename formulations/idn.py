@@ -105,9 +105,9 @@ class IdnInstance(NetworkInstance):
         pending = bool(self.profiles) and not profiles_resolved
         nodes = {node.name: node for node in self.nodes}
         if self.repository not in nodes:
-            from idnopt.instance import _unknown
+            from idnopt.instance import unknown_name
 
-            return [(("repository",), _unknown("node", self.repository, nodes))]
+            return [(("repository",), unknown_name("node", self.repository, nodes))]
         for index, model in enumerate(self.models if not pending else []):
             if model.memory is None:
                 problems.append(
@@ -142,10 +142,10 @@ class IdnInstance(NetworkInstance):
         for index, name in enumerate(self.repository_models or []):
             model = next((m for m in self.models if m.name == name), None)
             if model is None:
-                from idnopt.instance import _unknown
+                from idnopt.instance import unknown_name
 
                 problems.append(
-                    (("repository_models", index), _unknown("model", name, self.model_names))
+                    (("repository_models", index), unknown_name("model", name, self.model_names))
                 )
             elif model.latency_on(repository.hardware) is None and not latencies_pending:
                 problems.append(

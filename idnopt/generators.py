@@ -587,13 +587,3 @@ def refer_to_profile(
             ordered["profiles"] = profiles
         ordered[key] = value
     return ordered
-
-
-try:  # make the generator available to sweep specifications when the sweep engine exists
-    from idnopt.sweep import register_generator as _register_generator
-except ImportError:  # pragma: no cover - depends on which optional modules exist
-    pass
-else:  # pragma: no cover
-    _register_generator(
-        "idn", generate_idn, summary="random IDN: tiered topology, H100 models, Zipf requests"
-    )

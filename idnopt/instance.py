@@ -202,7 +202,7 @@ class NetworkInstance(Instance):
             for end in ("source", "target"):
                 name = getattr(link, end)
                 if name not in nodes:
-                    problems.append((("links", index, end), _unknown("node", name, nodes)))
+                    problems.append((("links", index, end), unknown_name("node", name, nodes)))
             if link.source == link.target:
                 problems.append((("links", index), f"link from {link.source!r} to itself"))
         tasks = {model.task for model in self.models}
@@ -210,13 +210,13 @@ class NetworkInstance(Instance):
         for index, request in enumerate(self.requests):
             if request.ingress not in nodes:
                 problems.append(
-                    (("requests", index, "ingress"), _unknown("node", request.ingress, nodes))
+                    (("requests", index, "ingress"), unknown_name("node", request.ingress, nodes))
                 )
             if request.task not in tasks:
                 problems.append(
                     (
                         ("requests", index, "task"),
-                        _unknown("task", request.task, tasks, "no model solves"),
+                        unknown_name("task", request.task, tasks, "no model solves"),
                     )
                 )
             if request.path is not None:
@@ -261,7 +261,25 @@ def _duplicates(names: Sequence[str], field: str, what: str) -> list[Problem]:
     return problems
 
 
-def _unknown(what: str, name: str, known: Iterable[str], lead: str | None = None) -> str:
+def unknown_name(what: str, name: str, known: Iterable[str], lead: str | None = None) -> str:
+    """Message for a name that refers to nothing: the closest known name and a few known ones.
+
+    Parameters
+    ----------
+    what : str
+        What the name should be (``"node"``, ``"model"``…).
+    name : str
+        The name as written.
+    known : iterable of str
+        The names it could have been.
+    lead : str, optional
+        First word (default ``"unknown"``).
+
+    Returns
+    -------
+    str
+        E.g. ``unknown node 'edge-9'; did you mean 'edge-1'? (known: cloud, edge-1, …)``.
+    """
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1)
     lead = lead or "unknown"
@@ -279,7 +297,7 @@ def _check_path(
         return [(where + (0,), f"path must start at the ingress {ingress!r}, not {path[0]!r}")]
     for index, (a, b) in enumerate(zip(path, path[1:])):
         if b not in graph:
-            return [(where + (index + 1,), _unknown("node", b, graph.nodes))]
+            return [(where + (index + 1,), unknown_name("node", b, graph.nodes))]
         if not graph.has_edge(a, b):
             return [(where + (index + 1,), f"no link from {a!r} to {b!r}")]
     return []
