@@ -1,17 +1,19 @@
 """Quality of the IDN heuristics: rounding and greedy gains as fractions of the MILP optimum.
 
-For each seed, one instance of :func:`idnopt.generators.generate_idn`
-(default: tree, 100 nodes, 10 models, 1,000 request classes, where the MILP
-solves in a few seconds) is solved through :func:`idnopt.solve` with
-``method="milp"`` (exact, HiGHS default relative gap 1e-4), ``"rounding"``
-(DepRound of the LP optimum per node, repair, greedy fill; best of 16 draws,
-seed 0) and ``"greedy"`` (marginal gain per MB). Reported: the ratios
+The tasks are the sweep specification ``quality.yaml`` next to this script, run
+by the sweep engine (:func:`idnopt.sweep.run_sweep`, resumable, ``--jobs`` worker
+processes): for each seed, one instance of :func:`idnopt.generators.generate_idn`
+(tree, 100 nodes, 10 models, 1,000 request classes, where the MILP solves in a
+few seconds) solved with ``method="milp"`` (exact, HiGHS default relative gap
+1e-4), ``"rounding"`` (DepRound of the LP optimum per node, repair, greedy fill;
+best of 16 draws, seed 0) and ``"greedy"`` (marginal gain per MB). Reported: the ratios
 rounding/MILP and greedy/MILP, and MILP/L* (L* = the LP bound), with their
 median, quartiles and minimum over the seeds.
 
 Usage::
 
-    python benchmarks/idn_offline/bench_quality.py            # 50 seeds
+    python benchmarks/idn_offline/bench_quality.py            # 50 seeds, one job
+    python benchmarks/idn_offline/bench_quality.py --jobs 2   # 50 seeds, two processes
     python benchmarks/idn_offline/bench_quality.py --quick    # 8 seeds
 """
 
@@ -26,9 +28,6 @@ import time
 import numpy as np
 from common import HERE, RESULTS, machine, markdown_table, save_json
 
-import idnopt
-from idnopt.generators import generate_idn
-
 RATIOS = {
     "rounding / MILP": ("rounding", "milp"),
     "greedy / MILP": ("greedy", "milp"),
@@ -37,29 +36,30 @@ RATIOS = {
 }
 
 
-def one_seed(seed: int, args) -> dict:
-    instance = generate_idn(
-        args.topology,
-        nodes=args.nodes,
-        models=args.models,
-        request_classes=args.classes,
-        seed=seed,
-    )
-    row: dict = {"seed": seed}
-    for method in ("milp", "rounding", "greedy"):
-        started = time.perf_counter()
-        result = idnopt.solve(
-            instance, method=method, time_limit=args.time_limit, bound=method != "greedy"
-        )
-        row[f"{method}_s"] = time.perf_counter() - started
-        row[method] = float(result.objective)
-        if method == "milp":
-            row["milp_status"] = result.status.value
-            row["milp_gap"] = result.gap
-            row["lp_bound"] = float(result.metrics["lp_bound"])
-    for name, (top, bottom) in RATIOS.items():
-        row[name] = row[top] / row[bottom] if row[bottom] > 0 else 1.0
-    return row
+def sweep_rows(args) -> list[dict]:
+    """Run (or resume) ``quality.yaml`` and return one row per seed."""
+    from idnopt.sweep import load_spec, read_table, run_sweep
+
+    spec = load_spec(HERE / "quality.yaml")
+    spec = spec.model_copy(update={"seeds": list(range(args.seeds))})
+    output = HERE / "scratch" / ("quality_quick" if args.quick else "quality")
+    run_sweep(spec, output, jobs=args.jobs)
+    table = read_table(output)
+    table = table[table["seed"] < args.seeds]
+    rows = []
+    for seed, group in table.groupby("seed"):
+        by_solver = group.set_index("solver")
+        row: dict = {"seed": int(seed)}
+        for method in ("milp", "rounding", "greedy"):
+            row[method] = float(by_solver.loc[method, "objective"])
+            row[f"{method}_s"] = float(by_solver.loc[method, "wall_seconds"])
+        row["milp_status"] = str(by_solver.loc["milp", "status"])
+        row["milp_gap"] = float(by_solver.loc["milp", "gap"] or 0.0)
+        row["lp_bound"] = float(by_solver.loc["milp", "lp_bound"])
+        for name, (top, bottom) in RATIOS.items():
+            row[name] = row[top] / row[bottom] if row[bottom] > 0 else 1.0
+        rows.append(row)
+    return rows
 
 
 def summary(rows: list[dict]) -> dict:
@@ -166,11 +166,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 seeds")
     parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--topology", default="tree")
-    parser.add_argument("--nodes", type=int, default=100)
-    parser.add_argument("--models", type=int, default=10)
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes of the sweep")
     parser.add_argument(
         "--replot", action="store_true", help="redraw table and plot from the saved results"
     )
@@ -185,12 +181,10 @@ def main(argv=None) -> int:
         return 0
     started = time.perf_counter()
     described = machine()
-    rows = []
-    for seed in range(args.seeds):
-        rows.append(one_seed(seed, args))
-        r = rows[-1]
+    rows = sweep_rows(args)
+    for r in rows:
         print(
-            f"seed {seed:3d}: MILP {r['milp']:.6g} ({r['milp_status']}, {r['milp_s']:.1f} s) "
+            f"seed {r['seed']:3d}: MILP {r['milp']:.6g} ({r['milp_status']}, {r['milp_s']:.1f} s) "
             f"rounding {r['rounding / MILP']:.4f} greedy {r['greedy / MILP']:.4f} "
             f"MILP/L* {r['MILP / LP bound']:.4f}",
             flush=True,
@@ -198,8 +192,7 @@ def main(argv=None) -> int:
     data = {
         "machine": described,
         "arguments": vars(args),
-        "instance": f"{args.topology}, {args.nodes} nodes × {args.models} models × "
-        f"{args.classes} classes",
+        "instance": "tree, 100 nodes × 10 models × 1000 classes",
         "rows": rows,
     }
     data["summary"] = summary(rows)
