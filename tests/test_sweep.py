@@ -445,3 +445,14 @@ def test_family_generators_run_every_method_through_the_sweep(tmp_path):
     table = read_table(tmp_path / "jb")
     costs = table.pivot_table(index="seed", columns="solver", values="cost_per_hour")
     assert (costs["milp"] <= costs["heuristic"].fillna(np.inf) + 1e-6).all()
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*/*.yaml")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_benchmark_specifications_load_and_expand(path):
+    spec = load_spec(path)
+    tasks = expand(spec)
+    assert len(tasks) == len({task.task_id for task in tasks}) > 0
