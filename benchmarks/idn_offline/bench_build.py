@@ -36,12 +36,10 @@ import argparse
 import gc
 import json
 import math
-import os
-import sys
 import time
 
 import numpy as np
-from common import HERE, RESULTS, machine, markdown_table, median, save_json, timed
+from common import HERE, RESULTS, machine, markdown_table, median, publish, timed
 from linopy_reference import build_linopy, pass_linopy, solve_linopy
 from pyomo_reference import build_pyomo, pass_pyomo, solve_pyomo
 
@@ -434,15 +432,7 @@ def main(argv=None) -> int:
     data = {"machine": machine(), "arguments": vars(args)}
     data.update(run(args))
     data["fits"] = fits(data)
-    data["wall_s"] = time.perf_counter() - started
-    data["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    save_json(RESULTS / f"build{suffix}.json", data)
-    text = tables(data)
-    (RESULTS / f"build{suffix}.md").write_text(text)
-    plot(data, HERE / f"build_scaling{suffix}.png")
-    print()
-    print(text)
-    print(f"wall time {data['wall_s']:.0f} s", file=sys.stderr)
+    publish(f"build{suffix}", data, started, tables, plot, f"build_scaling{suffix}")
     return 0
 
 

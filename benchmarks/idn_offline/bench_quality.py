@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 
 import numpy as np
-from common import HERE, RESULTS, machine, markdown_table, save_json
+from common import HERE, RESULTS, machine, markdown_table, publish
 
 RATIOS = {
     "rounding / MILP": ("rounding", "milp"),
@@ -196,15 +194,7 @@ def main(argv=None) -> int:
         "rows": rows,
     }
     data["summary"] = summary(rows)
-    data["wall_s"] = time.perf_counter() - started
-    data["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    save_json(RESULTS / f"quality{suffix}.json", data)
-    text = table(data)
-    (RESULTS / f"quality{suffix}.md").write_text(text)
-    plot(data, HERE / f"quality{suffix}.png")
-    print()
-    print(text)
-    print(f"wall time {data['wall_s']:.0f} s", file=sys.stderr)
+    publish(f"quality{suffix}", data, started, table, plot, f"quality{suffix}")
     return 0
 
 

@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from importlib.metadata import version
@@ -88,3 +89,27 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def publish(
+    name: str,
+    data: dict[str, Any],
+    started: float,
+    tables: Callable[[dict[str, Any]], str],
+    plot: Callable[[dict[str, Any], Path], None],
+    plot_name: str,
+) -> None:
+    """Finish a benchmark run: timing and load into ``data``, JSON and markdown, plot, print.
+
+    ``results/<name>.json`` and ``results/<name>.md`` are written, the figure goes to
+    ``<plot_name>.png`` next to the scripts, and the tables are printed.
+    """
+    data["wall_s"] = time.perf_counter() - started
+    data["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    save_json(RESULTS / f"{name}.json", data)
+    text = tables(data)
+    (RESULTS / f"{name}.md").write_text(text)
+    plot(data, HERE / f"{plot_name}.png")
+    print()
+    print(text)
+    print(f"wall time {data['wall_s']:.0f} s", file=sys.stderr)
