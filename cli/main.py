@@ -28,6 +28,22 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE = 0, 1, 2, 3
 console = Console()
 errors = Console(stderr=True)
 
+OPTIONAL_PACKAGES = {
+    "torch": "profile",
+    "torchvision": "profile",
+    "gymnasium": "rl",
+    "stable_baselines3": "rl",
+    "simpy": "sim",
+    "dask": "dist",
+    "distributed": "dist",
+    "joblib": "dist",
+    "pandas": "dist",
+    "pyarrow": "dist",
+    "matplotlib": "plot",
+    "topohub": "topo",
+}
+"""Import name of each optional dependency and the extra that installs it."""
+
 
 class App(click.Group):
     """A click group that turns idnopt errors into one-line messages and exit codes."""
@@ -43,6 +59,20 @@ class App(click.Group):
         except KeyboardInterrupt:
             errors.print("interrupted", highlight=False)
             ctx.exit(130)
+        except ModuleNotFoundError as exc:
+            package = (exc.name or "").split(".")[0]
+            if package not in OPTIONAL_PACKAGES:
+                raise
+            errors.print(
+                "[bold red]error:[/] "
+                + escape(
+                    f"this command needs the optional package {package!r}: "
+                    f"pip install 'idnopt[{OPTIONAL_PACKAGES[package]}]'"
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
+            ctx.exit(EXIT_ERROR)
         except Exception as exc:  # noqa: BLE001 - last line of defence, traceback on request
             if os.environ.get("IDNOPT_DEBUG"):
                 raise

@@ -132,3 +132,22 @@ def test_error_text_with_brackets_is_printed_verbatim(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(bad)])
     assert result.exit_code == 1
     assert "'[bold]models'" in result.output
+
+
+@pytest.mark.parametrize(
+    "blocked, arguments, extra",
+    [
+        ("joblib", ["sweep", "benchmarks/sweep/idn_methods.yaml", "-o", "OUT"], "dist"),
+        ("torch", ["profile", "-m", "resnet18"], "profile"),
+    ],
+)
+def test_missing_optional_package_names_the_extra(blocked, arguments, extra, monkeypatch, tmp_path):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setitem(sys.modules, blocked, None)  # import of it now fails
+    arguments = [str(tmp_path / "out") if a == "OUT" else a for a in arguments]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert f"pip install 'idnopt[{extra}]'" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
