@@ -115,7 +115,7 @@ def generate_idn_command(
         refer_to_profile,
         write_instance,
     )
-    from idnopt.instance import validate_document
+    from idnopt.loading import validate_document
 
     instance = generate_idn(
         topology,

@@ -19,7 +19,8 @@ from typing import Any
 
 from idnopt.backends import BACKENDS, solve_program
 from idnopt.errors import IdnoptError, InputError, SolverError, UnsupportedError
-from idnopt.instance import Instance, from_dict, load
+from idnopt.instance import Instance
+from idnopt.loading import from_dict, load
 from idnopt.program import Program
 from idnopt.result import Result, Status
 

@@ -67,7 +67,7 @@ import yaml
 from idnopt.documents import Document, write_atomic
 from idnopt.errors import InputError
 from idnopt.formulations.idn import IdnInstance
-from idnopt.instance import validate_document
+from idnopt.loading import validate_document
 from idnopt.topology import TIER_HARDWARE, build_topology
 
 MEAN_RATE = 50.0

@@ -26,17 +26,14 @@ import difflib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from idnopt.errors import InputError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from idnopt.sweep.tasks import Task
 
 Generator = Callable[..., Any]
 """``generator(seed=seed, **params)`` returning an Instance, a Program, a dict or a path."""
 
-TaskRunner = Callable[["Task"], dict[str, Any]]
+TaskRunner = Callable[[Any], dict[str, Any]]
 """``runner(task)`` returning the task's measured figures (name to plain value)."""
 
 
