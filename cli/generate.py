@@ -1,6 +1,7 @@
 """``idnopt generate``: write random instances for sweeps and examples.
 
 ``idnopt generate idn --topology geant --models 10 --requests 50 --seed 1 -o FILE``
+and ``idnopt generate jellybean --operators 5 --workers 20 --tiers 3 -o FILE``
 writes a validated IDN instance (YAML, or JSON for a ``.json`` name) through a
 temporary file and a rename; without ``-o`` the YAML goes to standard output.
 The file starts with a comment giving the command that regenerates it.
@@ -181,5 +182,115 @@ def generate_idn_command(
     click.echo(
         f"wrote {output}: {len(instance.nodes)} nodes, {len(instance.links)} links, "
         f"{len(instance.models)} models, {len(instance.requests)} request classes",
+        err=True,
+    )
+
+
+@generate_command.command("jellybean")
+@click.option("--operators", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--variants", type=click.IntRange(min=1), default=3, show_default=True, help="Per operator."
+)
+@click.option("--workers", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option(
+    "--tiers",
+    type=click.IntRange(min=1, max=3),
+    default=2,
+    show_default=True,
+    help="1: cloud; 2: edge < cloud; 3: device < edge < cloud.",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows of the accuracy table (default: every combination when there are few).",
+)
+@click.option("--sources", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--worker-types",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Draw the workers from this many machine types (entries with a count); "
+    "default: every worker distinct.",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(min=0, max=1),
+    default=None,
+    help="Accuracy target (default: the table's 40th percentile).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here (atomically) instead of standard output; .json writes JSON.",
+)
+def generate_jellybean_command(
+    operators: int,
+    variants: int,
+    workers: int,
+    tiers: int,
+    rows: int | None,
+    sources: int,
+    worker_types: int | None,
+    target: float | None,
+    seed: int,
+    output: Path | None,
+) -> None:
+    """Generate a JellyBean workflow: random DAG, variants, tiered workers, accuracy table."""
+    from idnopt.formulations.jellybean import random_instance
+    from idnopt.generators import instance_to_text, write_instance
+
+    instance = random_instance(
+        seed,
+        operators=operators,
+        variants=variants,
+        workers=workers,
+        tiers=tiers,
+        rows=rows,
+        sources=sources,
+        worker_types=worker_types,
+        target=target,
+    )
+    data = {"kind": "jellybean", **instance.model_dump(mode="json", exclude_defaults=True)}
+    arguments = [
+        "--operators",
+        str(operators),
+        "--variants",
+        str(variants),
+        "--workers",
+        str(workers),
+        "--tiers",
+        str(tiers),
+        "--seed",
+        str(seed),
+    ]
+    for flag, value in (
+        ("--rows", rows),
+        ("--worker-types", worker_types),
+        ("--target", target),
+    ):
+        if value is not None:
+            arguments += [flag, f"{value:g}"]
+    if sources != 1:
+        arguments += ["--sources", str(sources)]
+    if output is not None:
+        arguments += ["-o", str(output)]
+    header = "\n".join(
+        [
+            "Generated JellyBean instance (random workflow; illustrative numbers).",
+            "Regenerate with:",
+            f"  idnopt generate jellybean {shlex.join(arguments)}",
+        ]
+    )
+    if output is None:
+        click.echo(instance_to_text(data, header=header), nl=False)
+        return
+    write_instance(data, output, header=header)
+    click.echo(
+        f"wrote {output}: {len(instance.operators)} operators, {len(instance.workers)} "
+        f"worker entries, {len(instance.accuracy.rows or [])} accuracy rows",
         err=True,
     )

@@ -151,3 +151,27 @@ def test_missing_optional_package_names_the_extra(blocked, arguments, extra, mon
     assert result.exit_code == 1
     assert f"pip install 'idnopt[{extra}]'" in result.output
     assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_generate_jellybean_writes_what_the_generator_makes(tmp_path):
+    import shlex
+
+    import idnopt
+    from idnopt.formulations.jellybean import random_instance
+
+    out = tmp_path / "jb.yaml"
+    arguments = ["--operators", "3", "--workers", "7", "--tiers", "3", "--worker-types", "2"]
+    result = CliRunner().invoke(
+        app, ["generate", "jellybean", *arguments, "--seed", "4", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = idnopt.load(out)
+    assert loaded == random_instance(4, operators=3, workers=7, tiers=3, worker_types=2)
+    # the command in the header regenerates the same file
+    written = out.read_text()
+    command = next(line for line in written.splitlines() if "idnopt generate" in line)
+    out.unlink()
+    again = CliRunner().invoke(app, shlex.split(command.lstrip("# "))[1:])
+    assert again.exit_code == 0
+    assert out.read_text() == written
+    assert idnopt.solve(loaded).objective == pytest.approx(idnopt.solve(out).objective)
