@@ -2,7 +2,7 @@
 
 ``idnopt generate idn --topology geant --models 10 --requests 50 --seed 1 -o FILE``
 and ``idnopt generate jellybean --operators 5 --workers 20 --tiers 3 -o FILE``
-writes a validated IDN instance (YAML, or JSON for a ``.json`` name) through a
+write a validated instance (YAML, or JSON for a ``.json`` name) through a
 temporary file and a rename; without ``-o`` the YAML goes to standard output.
 The file starts with a comment giving the command that regenerates it.
 """
