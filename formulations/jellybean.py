@@ -165,7 +165,7 @@ from pydantic import Field, field_validator
 from idnopt.backends import solve_program
 from idnopt.errors import InputError, format_location
 from idnopt.formulation import Formulation
-from idnopt.instance import TIERS, Instance, Name, Node, Problem, Strict
+from idnopt.instance import TIERS, Instance, Name, Node, Problem, Strict, unknown_name
 from idnopt.program import Program
 from idnopt.registry import Family, register
 from idnopt.result import Result, Status, relative_gap
@@ -341,21 +341,6 @@ class JellyBeanInstance(Instance):
         return _cross_check(self)
 
 
-def _unknown(
-    what: str, name: Any, known: Iterable[str], extra: str = "", shown: Iterable[str] | None = None
-) -> str:
-    """``unknown <what> 'name'`` with the closest known name, or a few known ones."""
-    known = sorted(str(k) for k in known)
-    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
-    if close:
-        hint = f"; did you mean {close[0]!r}?"
-    else:
-        listed = sorted(str(k) for k in shown) if shown is not None else known
-        text = ", ".join(listed[:8]) + (", …" if len(listed) > 8 else "")
-        hint = f"; known: {text}" if listed else ""
-    return f"unknown {what} {name!r}{extra}{hint}"
-
-
 def _duplicates(names: Sequence[str], where: tuple, what: str) -> list[Problem]:
     seen: set[str] = set()
     problems: list[Problem] = []
@@ -420,11 +405,11 @@ def _check_names(inst: JellyBeanInstance) -> tuple[list[Problem], _Names]:
                     problems.append(
                         (
                             ("operators", oi, "variants", vi, "latency", key),
-                            _unknown(
+                            unknown_name(
                                 "worker",
                                 key,
                                 latency_keys,
-                                " (nor a worker hardware name)",
+                                extra=" (nor a worker hardware name)",
                                 shown={w.name for w in inst.workers} | hardware,
                             ),
                         )
@@ -453,13 +438,13 @@ def _check_edges(inst: JellyBeanInstance, names: _Names) -> list[Problem]:
         ok = True
         if edge.source not in nodes:
             problems.append(
-                (("edges", ei, "source"), _unknown("source or operator", edge.source, nodes))
+                (("edges", ei, "source"), unknown_name("source or operator", edge.source, nodes))
             )
             ok = False
         if edge.target not in op_index:
             what = "a source cannot be an edge target" if edge.target in sources else None
             problems.append(
-                (("edges", ei, "target"), what or _unknown("operator", edge.target, operators))
+                (("edges", ei, "target"), what or unknown_name("operator", edge.target, operators))
             )
             ok = False
         if not ok:
@@ -485,7 +470,7 @@ def _check_edges(inst: JellyBeanInstance, names: _Names) -> list[Problem]:
                     problems.append(
                         (
                             ("edges", ei, "sizes", ri, "source_variant"),
-                            _unknown(
+                            unknown_name(
                                 f"variant of {edge.source!r}",
                                 rule.source_variant,
                                 variant_names[edge.source],
@@ -499,7 +484,7 @@ def _check_edges(inst: JellyBeanInstance, names: _Names) -> list[Problem]:
                 problems.append(
                     (
                         ("edges", ei, "sizes", ri, "target_variant"),
-                        _unknown(
+                        unknown_name(
                             f"variant of {edge.target!r}",
                             rule.target_variant,
                             variant_names[edge.target],
@@ -532,7 +517,7 @@ def _check_accuracy(inst: JellyBeanInstance, names: _Names) -> list[Problem]:
             for ci, name in enumerate(acc.columns):
                 if name not in op_index:
                     problems.append(
-                        (("accuracy", "columns", ci), _unknown("operator", name, operators))
+                        (("accuracy", "columns", ci), unknown_name("operator", name, operators))
                     )
                     column_ok = False
             missing = [o for o in operators if o not in acc.columns]
@@ -585,7 +570,7 @@ def _check_accuracy(inst: JellyBeanInstance, names: _Names) -> list[Problem]:
                     problems.append(
                         (
                             ("accuracy", "rows", ri, ci),
-                            _unknown(f"variant of {column!r}", name, variant_names[column]),
+                            unknown_name(f"variant of {column!r}", name, variant_names[column]),
                         )
                     )
                     bad = True
@@ -628,7 +613,7 @@ def _check_network(inst: JellyBeanInstance, names: _Names) -> list[Problem]:
                 problems.append(
                     (
                         ("network", "prices", pi, end),
-                        _unknown("worker, source or tier", value, sorted(ends) + list(TIERS)),
+                        unknown_name("worker, source or tier", value, sorted(ends) + list(TIERS)),
                     )
                 )
             resolved.append(key)
@@ -1296,7 +1281,7 @@ def _evaluate(m: _Model, plan: Plan, routing: str, target: float) -> Evaluation:
             violations.append(f"unknown operator {a.operator!r} in the assignments")
             continue
         if a.worker not in worker_index:
-            violations.append(_unknown("worker", a.worker, m.workers))
+            violations.append(unknown_name("worker", a.worker, m.workers))
             continue
         v, w = op_index[a.operator], worker_index[a.worker]
         if not math.isfinite(a.share) or a.share < -_TOL:

@@ -259,7 +259,15 @@ def _duplicates(names: Sequence[str], field: str, what: str) -> list[Problem]:
     return problems
 
 
-def unknown_name(what: str, name: str, known: Iterable[str], lead: str | None = None) -> str:
+def unknown_name(
+    what: str,
+    name: Any,
+    known: Iterable[Any],
+    lead: str | None = None,
+    *,
+    extra: str = "",
+    shown: Iterable[Any] | None = None,
+) -> str:
     """Message for a name that refers to nothing: the closest known name and a few known ones.
 
     Parameters
@@ -269,21 +277,26 @@ def unknown_name(what: str, name: str, known: Iterable[str], lead: str | None = 
     name : str
         The name as written.
     known : iterable of str
-        The names it could have been.
+        The names it could have been (searched for the closest one).
     lead : str, optional
         First word (default ``"unknown"``).
+    extra : str
+        Text put right after the quoted name (e.g. ``" (nor a hardware name)"``).
+    shown : iterable of str, optional
+        Names listed as known (default: ``known``), when not all of them help.
 
     Returns
     -------
     str
         E.g. ``unknown node 'edge-9'; did you mean 'edge-1'? (known: cloud, edge-1, …)``.
     """
-    known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    lead = lead or "unknown"
+    known = sorted(str(k) for k in known)
+    listed = known if shown is None else sorted(str(k) for k in shown)
+    close = difflib.get_close_matches(str(name), known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    listing = ", ".join(known[:8]) + (" …" if len(known) > 8 else "")
-    return f"{lead} {what} {name!r}{hint} (known: {listing})"
+    listing = ", ".join(listed[:8]) + (" …" if len(listed) > 8 else "")
+    known_part = f" (known: {listing})" if listed else ""
+    return f"{lead or 'unknown'} {what} {name!r}{extra}{hint}{known_part}"
 
 
 def _check_path(
