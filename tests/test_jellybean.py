@@ -597,3 +597,56 @@ def test_bad_options_are_input_errors():
         jb.solve(instance, target=75)
     with pytest.raises(InputError, match="unknown method"):
         jb.solve(instance, method="greedy")
+
+
+# -- MILP start --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("routing", jb.ROUTINGS)
+def test_warm_start_keeps_the_optimum(seed, routing):
+    instance = jb.random_instance(seed, operators=3, variants=3, workers=8, tiers=2)
+    cold = jb.solve(instance, routing=routing)
+    warm = jb.solve(instance, routing=routing, warm_start=True)
+    heuristic = jb.solve(instance, routing=routing, method="heuristic")
+    assert warm.status == cold.status
+    if not cold.has_solution:
+        return
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-6, abs=1e-7)
+    assert jb.evaluate(instance, warm, routing).feasible
+    if heuristic.has_solution:
+        assert warm.objective <= heuristic.objective + 1e-7
+
+
+def test_plan_start_matches_the_heuristic_plan():
+    instance = jb.random_instance(3, operators=3, variants=3, workers=8, tiers=2)
+    model = jb._compile(instance)
+    program = jb._build(model, "flows", instance.target)
+    plan, evaluation, _, _ = jb._heuristic(model, instance.target, "flows")
+    assert plan is not None
+    start = jb._plan_start(model, program, plan, instance.target)
+    assert start is not None
+    # integer columns and the row choice z are set, shares and flows left to the solver
+    given = program.integrality()
+    z = program.variables["z"]
+    given[z.start : z.start + z.size] = True
+    assert not np.isnan(start[given]).any()
+    assert np.isnan(start[~given]).all()
+    assert start[z.start : z.start + z.size].sum() == 1
+    # an almost-zero time limit returns the start itself (HiGHS completes and keeps it)
+    from idnopt.backends import solve_program
+
+    result = solve_program(program, time_limit=1e-3, mip_gap=1e-6, initial_values=start)
+    assert result.has_solution
+    assert result.objective <= evaluation.cost_per_hour + 1e-6
+
+
+def test_initial_values_must_cover_every_column():
+    from idnopt.backends import SolveOptions
+    from idnopt.backends.highs import HighsBackend
+    from idnopt.errors import UnsupportedError
+
+    instance = jb.random_instance(0, operators=2, variants=2, workers=4, tiers=2)
+    program = jb.FORMULATION.build(instance)
+    with pytest.raises(UnsupportedError, match="columns"):
+        HighsBackend().solve(program, SolveOptions(initial_values=np.zeros(3)))

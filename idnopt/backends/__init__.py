@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from idnopt.backends.base import Backend, SolveOptions
 from idnopt.backends.cvxpy import CvxpyBackend
 from idnopt.backends.highs import HighsBackend, irreducible_conflict
@@ -59,6 +61,7 @@ def solve_program(
     solver: str | None = None,
     verbose: bool = False,
     explain: bool = True,
+    initial_values: np.ndarray | None = None,
 ) -> Result:
     """Solve a program on one backend.
 
@@ -82,6 +85,10 @@ def solve_program(
         Show the solver's log.
     explain : bool
         For infeasible programs, compute the conflicting constraints (HiGHS IIS).
+    initial_values : numpy.ndarray, optional
+        A MILP start, one value per column (``nan`` for columns left to the
+        solver); see :class:`SolveOptions`. Ignored for relaxations and by
+        backends that take no start.
 
     Returns
     -------
@@ -95,7 +102,12 @@ def solve_program(
     if reason:
         raise UnsupportedError(reason)
     options = SolveOptions(
-        time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose, solver=solver
+        time_limit=time_limit,
+        mip_gap=mip_gap,
+        threads=threads,
+        verbose=verbose,
+        solver=solver,
+        initial_values=None if relax else initial_values,
     )
     result = chosen.solve(reduced, options)
     if result.status == Status.INFEASIBLE and explain and reduced.is_linear:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,11 @@ class SolveOptions:
     solver : str, optional
         Solver used by a modelling-layer backend (Pyomo: any solver name it
         knows; cvxpy: any installed cvxpy solver); the backend's default when ``None``.
+    initial_values : numpy.ndarray, optional
+        Starting point for a MILP, one value per column of the program in column
+        order; ``nan`` marks columns left to the solver (a partial start, e.g. the
+        integer columns only). Backends that take a start (HiGHS) try it as the
+        first incumbent and ignore it when it is infeasible; the others ignore it.
     """
 
     time_limit: float | None = None
@@ -34,6 +39,7 @@ class SolveOptions:
     threads: int | None = None
     verbose: bool = False
     solver: str | None = None
+    initial_values: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class Backend:

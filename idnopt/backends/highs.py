@@ -59,6 +59,36 @@ def pass_model(highs, program: Program) -> None:
         raise UnsupportedError(f"HiGHS rejected program {program.name!r} (invalid model data)")
 
 
+def set_start(highs, program: Program, values: np.ndarray) -> None:
+    """Offer HiGHS a starting point for a MILP.
+
+    Parameters
+    ----------
+    highs : highspy.Highs
+        The solver object, with the program already passed.
+    program : Program
+        The program (its column count checks ``values``).
+    values : numpy.ndarray
+        One value per column; ``nan`` entries are left out, and HiGHS completes
+        a partial start by solving the LP with the given integer columns fixed.
+        An infeasible start is discarded by HiGHS.
+
+    Raises
+    ------
+    UnsupportedError
+        If ``values`` does not have one entry per column.
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size != program.num_variables:
+        raise UnsupportedError(
+            f"initial values have {values.size} entries; program {program.name!r} has "
+            f"{program.num_variables} columns"
+        )
+    given = np.flatnonzero(~np.isnan(values)).astype(np.int32)
+    if given.size:
+        highs.setSolution(int(given.size), given, values[given])
+
+
 _BANNER_SILENCED = False
 
 
@@ -154,6 +184,8 @@ class HighsBackend(Backend):
         start = time.perf_counter()
         highs = _new_highs(options)
         pass_model(highs, program)
+        if options.initial_values is not None and program.is_mip:
+            set_start(highs, program, options.initial_values)
         handed_over = time.perf_counter()
         highs.run()
         solved = time.perf_counter()
