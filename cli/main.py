@@ -196,7 +196,7 @@ def accepted_options(formulation) -> dict[str, str]:
         default = parameter.default
         accepted[name] = "required" if default is parameter.empty else f"default {default!r}"
     for field in fields(SolveOptions):
-        if field.name not in fixed:
+        if field.name not in fixed and field.metadata.get("scalar", True):
             accepted.setdefault(field.name, f"backend option, default {field.default!r}")
     return accepted
 

@@ -116,7 +116,12 @@ def test_family_options_reach_the_formulation():
 
 @pytest.mark.parametrize(
     "option, fragment",
-    [("colour=red", "'colour' is not an option of kind 'jellybean'"), ("routing", "NAME=VALUE")],
+    [
+        ("colour=red", "'colour' is not an option of kind 'jellybean'"),
+        ("routing", "NAME=VALUE"),
+        # a MILP start is an array: Python only
+        ("initial_values=3", "'initial_values' is not an option of kind 'jellybean'"),
+    ],
 )
 def test_unknown_or_malformed_family_option_is_a_usage_error(option, fragment):
     result = CliRunner().invoke(app, ["solve", VQA, "-O", option])

@@ -32,6 +32,8 @@ class SolveOptions:
         order; ``nan`` marks columns left to the solver (a partial start, e.g. the
         integer columns only). Backends that take a start (HiGHS) try it as the
         first incumbent and ignore it when it is infeasible; the others ignore it.
+        An array, so it is set from Python only (``metadata["scalar"]`` is False:
+        the command line offers scalar options only).
     """
 
     time_limit: float | None = None
@@ -39,7 +41,9 @@ class SolveOptions:
     threads: int | None = None
     verbose: bool = False
     solver: str | None = None
-    initial_values: np.ndarray | None = field(default=None, compare=False, repr=False)
+    initial_values: np.ndarray | None = field(
+        default=None, compare=False, repr=False, metadata={"scalar": False}
+    )
 
 
 class Backend:
