@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from idnopt.cli.console import table_console
 from idnopt.cli.generate import generate_command
 from idnopt.cli.profile import profile_command
 from idnopt.cli.sweep import sweep_command
@@ -25,7 +26,7 @@ from idnopt.errors import IdnoptError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE = 0, 1, 2, 3
 
-console = Console()
+console = table_console()
 errors = Console(stderr=True)
 
 OPTIONAL_PACKAGES = {
@@ -137,8 +138,11 @@ def print_result(result, rows: int) -> None:
         table = Table(title=f"{name} ({len(table_rows)} rows)", title_justify="left")
         columns = list(table_rows[0])
         for column in columns:
+            # fold long names onto a second line rather than cutting them short
             table.add_column(
-                column, justify="right" if isinstance(table_rows[0][column], float) else "left"
+                column,
+                justify="right" if isinstance(table_rows[0][column], float) else "left",
+                overflow="fold",
             )
         for row in table_rows[:rows]:
             table.add_row(*(escape(_format(row.get(column))) for column in columns))

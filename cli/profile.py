@@ -266,6 +266,7 @@ def profile_command(
     """Measure inference latency per model, batch size and precision on a CPU or GPU."""
     from rich.console import Console
 
+    from idnopt.cli.console import table_console
     from idnopt.profiling import load_profile, save_profile
 
     batch_sizes = _batch_sizes(batch)
@@ -320,9 +321,7 @@ def profile_command(
     if as_json:
         click.echo(profile.to_json(), nl=False)
     else:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=160)
+        console = table_console()
         console.print(_summary_table(profile))
         for line in _layer_lines(profile):
             console.print(line, highlight=False)

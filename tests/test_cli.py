@@ -180,3 +180,29 @@ def test_generate_jellybean_writes_what_the_generator_makes(tmp_path):
     assert again.exit_code == 0
     assert out.read_text() == written
     assert idnopt.solve(loaded).objective == pytest.approx(idnopt.solve(out).objective)
+
+
+def test_piped_tables_keep_their_width(monkeypatch):
+    from idnopt.cli.console import PIPED_WIDTH, table_console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert table_console().width == PIPED_WIDTH  # pytest's output is not a terminal
+    monkeypatch.setenv("COLUMNS", "100")
+    assert table_console().width == 100
+
+
+def test_narrow_tables_fold_names_instead_of_cutting_them(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import idnopt
+    from idnopt.cli import main
+
+    narrow = Console(width=80, file=io.StringIO(), record=True)
+    monkeypatch.setattr(main, "console", narrow)
+    result = idnopt.solve(VQA)
+    main.print_result(result, rows=25)
+    text = narrow.export_text()
+    assert "plan (" in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text  # rich's default cuts long cells to "kiosk-…"
