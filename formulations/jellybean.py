@@ -2271,11 +2271,11 @@ def _solve_milp(
     options.setdefault("mip_gap", MIP_GAP)
     started = time.perf_counter()
     program = _build(m, routing, target)
-    start = None
+    start = heuristic = None
     if warm_start and backend == "highs" and not relax:
-        plan, evaluation, _, _ = _heuristic(m, target, routing, beam_width)
-        if plan is not None:
-            start = _plan_start(m, program, plan, target)
+        heuristic = _heuristic(m, target, routing, beam_width)
+        if heuristic[0] is not None:
+            start = _plan_start(m, program, heuristic[0], target)
     built = time.perf_counter() - started
     result = solve_program(
         program,
@@ -2313,7 +2313,7 @@ def _solve_milp(
     # proportional rule, three tiers or worker-level prices: the MILP under-estimates
     bound = result.bound if result.bound is not None else result.objective
     incumbent = "milp"
-    other, other_eval, _, _ = _heuristic(m, target, routing, beam_width)
+    other, other_eval, _, _ = heuristic or _heuristic(m, target, routing, beam_width)
     if other_eval is not None and other_eval.cost_per_hour < evaluation.cost_per_hour - 1e-9:
         plan, evaluation, incumbent = other, other_eval, "heuristic"
     result.objective = evaluation.cost_per_hour
