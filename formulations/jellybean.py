@@ -156,6 +156,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -788,6 +789,22 @@ class _Model:
     def pool_first(self) -> np.ndarray:
         return np.array([p[0] for p in self.pools], dtype=np.int64)
 
+    @cached_property
+    def worker_pool(self) -> np.ndarray:
+        """(W,) pool of each worker."""
+        pool_of = np.zeros(self.W, dtype=np.int64)
+        for p, members in enumerate(self.pools):
+            pool_of[members] = p
+        return pool_of
+
+    @cached_property
+    def op_index(self) -> dict[str, int]:
+        return {name: v for v, name in enumerate(self.ops)}
+
+    @cached_property
+    def worker_index(self) -> dict[str, int]:
+        return {name: w for w, name in enumerate(self.workers)}
+
     def vi(self, op: int, var: int) -> int:
         return int(self.off[op]) + int(var)
 
@@ -1252,8 +1269,7 @@ def evaluate(
 
 def _evaluate(m: _Model, plan: Plan, routing: str, target: float) -> Evaluation:
     violations: list[str] = []
-    op_index = {name: i for i, name in enumerate(m.ops)}
-    worker_index = {name: i for i, name in enumerate(m.workers)}
+    op_index, worker_index = m.op_index, m.worker_index
     # combination
     combo = [-1] * m.n_ops
     for name, variant in plan.combination.items():
@@ -2139,18 +2155,13 @@ def _plan_start(m: _Model, program: Program, plan: Plan, target: float) -> np.nd
         put("z", z)
     x = np.zeros(m.N)
     x[[m.vi(v, c) for v, c in enumerate(combo)]] = 1.0
-    pool_of = np.zeros(m.W, dtype=np.int64)
-    for p, pool in enumerate(m.pools):
-        pool_of[pool] = p
-    worker = {name: w for w, name in enumerate(m.workers)}
-    op_index = {op: v for v, op in enumerate(m.ops)}
     n = np.zeros((m.n_ops, m.P))
     h = np.zeros((m.n_ops, m.K))
     for a in plan.assignments:
         if a.share <= 0:
             continue
-        v, w = op_index[a.operator], worker[a.worker]
-        n[v, pool_of[w]] += 1
+        v, w = m.op_index[a.operator], m.worker_index[a.worker]
+        n[v, m.worker_pool[w]] += 1
         h[v, m.worker_tier[w]] = 1.0
     if not (put("x", x) and put("n", n) and put("h", h)):
         return None
