@@ -163,7 +163,7 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field, field_validator
 
-from idnopt.backends import solve_program
+from idnopt.backends import get_backend, solve_program
 from idnopt.errors import InputError, format_location
 from idnopt.formulation import Formulation
 from idnopt.instance import TIERS, Instance, Name, Node, Problem, Strict, unknown_name
@@ -2283,7 +2283,8 @@ def _solve_milp(
     started = time.perf_counter()
     program = _build(m, routing, target)
     start = heuristic = None
-    if warm_start and backend == "highs" and not relax:
+    # the heuristic runs only where the start can reach a MILP solver
+    if warm_start and not relax and get_backend(backend).takes_start:
         heuristic = _heuristic(m, target, routing, beam_width)
         if heuristic[0] is not None:
             start = _plan_start(m, program, heuristic[0], target)
@@ -2460,10 +2461,10 @@ class JellyBeanFormulation(Formulation):
         beam_width : int
             Beam width of the heuristic.
         warm_start : bool
-            Hand the heuristic's plan to HiGHS as its first incumbent (``milp``
-            with ``backend="highs"`` only; ignored otherwise). The result stays
-            exact; on the benchmark's 10 x 10 x 50 instances it did not shorten
-            the solve, so it is off by default.
+            Hand the heuristic's plan to the solver as its first incumbent
+            (``milp`` on a backend that takes a start, i.e. HiGHS; ignored
+            otherwise). The result stays exact; on the benchmark's 10 x 10 x 50
+            instances it did not shorten the solve, so it is off by default.
         **options
             Passed to :func:`idnopt.backends.solve_program`.
 

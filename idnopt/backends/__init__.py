@@ -107,7 +107,7 @@ def solve_program(
         threads=threads,
         verbose=verbose,
         solver=solver,
-        initial_values=None if relax else initial_values,
+        initial_values=initial_values,
     )
     result = chosen.solve(reduced, options)
     if result.status == Status.INFEASIBLE and explain and reduced.is_linear:

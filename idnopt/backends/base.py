@@ -57,6 +57,8 @@ class Backend:
     name = "backend"
     library: str | None = None
     """Module the backend imports to solve (checked by :meth:`available`)."""
+    takes_start: bool = False
+    """Whether :attr:`SolveOptions.initial_values` reaches the solver (else it is ignored)."""
 
     def accepts(self, program: Program) -> str | None:
         """Return ``None`` if the program can be solved, else the reason why not."""

@@ -169,6 +169,7 @@ class HighsBackend(Backend):
 
     name = "highs"
     library = "highspy"
+    takes_start = True
 
     def accepts(self, program: Program) -> str | None:  # noqa: D102
         if not program.is_linear:
