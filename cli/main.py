@@ -151,11 +151,12 @@ def print_result(result, rows: int) -> None:
         console.print(table)
 
 
-def _parse_options(pairs: tuple[str, ...], formulation) -> dict[str, Any]:
-    """Read ``NAME=VALUE`` pairs, checking each name against what the family accepts."""
+def _parse_options(pairs: tuple[str, ...], family, method: str | None) -> dict[str, Any]:
+    """Read ``NAME=VALUE`` pairs, checking each name against the method's declaration."""
     import yaml
 
-    accepted = accepted_options(formulation)
+    accepted = family.options(method)
+    chosen = family.method(method).name
     options: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -164,7 +165,7 @@ def _parse_options(pairs: tuple[str, ...], formulation) -> dict[str, Any]:
             raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="'--option'")
         if name not in accepted:
             raise click.BadParameter(
-                f"{name!r} is not an option of kind {formulation.kind!r}; "
+                f"{name!r} is not an option of method {chosen!r} of kind {family.kind!r}; "
                 f"choose from {', '.join(sorted(accepted))}",
                 param_hint="'--option'",
             )
@@ -173,36 +174,6 @@ def _parse_options(pairs: tuple[str, ...], formulation) -> dict[str, Any]:
         except yaml.YAMLError:
             options[name] = text
     return options
-
-
-def accepted_options(formulation) -> dict[str, str]:
-    """Options ``idnopt solve -O`` accepts for a family, with their defaults.
-
-    Parameters
-    ----------
-    formulation : Formulation
-        A registered family's formulation.
-
-    Returns
-    -------
-    dict of str to str
-        Option name to a short description (its default).
-    """
-    from dataclasses import fields
-
-    from idnopt.backends.base import SolveOptions
-
-    fixed = {"self", "instance", "method", "backend", "relax", "time_limit", "verbose"}
-    accepted: dict[str, str] = {}
-    for name, parameter in inspect.signature(formulation.solve).parameters.items():
-        if name in fixed or parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
-            continue
-        default = parameter.default
-        accepted[name] = "required" if default is parameter.empty else f"default {default!r}"
-    for field in fields(SolveOptions):
-        if field.name not in fixed and field.metadata.get("scalar", True):
-            accepted.setdefault(field.name, f"backend option, default {field.default!r}")
-    return accepted
 
 
 def _exit_code(result) -> int:
@@ -290,19 +261,22 @@ def solve(
     import idnopt
     from idnopt.backends import write_model as export
     from idnopt.documents import write_atomic
-    from idnopt.registry import get_family
+    from idnopt.family import get_family
 
     instance = idnopt.load(file)
-    formulation = get_family(instance.kind).formulation
-    options: dict[str, Any] = _parse_options(family_options, formulation)
+    family = get_family(instance.kind)
+    options: dict[str, Any] = _parse_options(family_options, family, method)
     if write_model is not None:
+        if family.build is None:
+            raise click.UsageError(f"kind {family.kind!r} has no program to export")
         build_options = {
             name: value
             for name, value in options.items()
-            if name in inspect.signature(formulation.build).parameters
+            if name in inspect.signature(family.build).parameters
         }
-        export(formulation.build(instance, relax=relax, **build_options), write_model)
-    options["verbose"] = verbose
+        export(family.build(instance, relax=relax, **build_options), write_model)
+    if verbose:
+        options["verbose"] = True
     if solver:
         options["solver"] = solver
     result = idnopt.solve(
@@ -366,26 +340,35 @@ def schema(kind: str | None, output: Path | None) -> None:
 @click.option("--options", "show_options", is_flag=True, help="Also list each kind's -O options.")
 def methods(show_options: bool) -> None:
     """List the problem kinds and the methods each offers."""
-    from idnopt.registry import families
+    from idnopt.family import families
 
     table = Table(title="Problem kinds and methods", title_justify="left")
     table.add_column("kind", style="bold")
     table.add_column("method")
     table.add_column("what it does")
-    for kind, family in sorted(families().items()):
-        for index, (name, text) in enumerate(family.formulation.methods.items()):
-            label = f"{name} (default)" if index == 0 else name
-            table.add_row(kind if index == 0 else "", label, text)
+    for kind, family in families().items():
+        for index, declared in enumerate(family.methods):
+            label = f"{declared.name} (default)" if index == 0 else declared.name
+            table.add_row(kind if index == 0 else "", label, declared.summary)
     console.print(table)
     if not show_options:
         return
     listing = Table(title="Options of `idnopt solve -O NAME=VALUE`", title_justify="left")
     listing.add_column("kind", style="bold")
+    listing.add_column("method")
     listing.add_column("option")
-    listing.add_column("default")
-    for kind, family in sorted(families().items()):
-        for index, (name, text) in enumerate(accepted_options(family.formulation).items()):
-            listing.add_row(kind if index == 0 else "", name, escape(text))
+    listing.add_column("what it sets")
+    for kind, family in families().items():
+        first_of_kind = True
+        for declared in family.methods:
+            for index, (name, text) in enumerate(declared.options().items()):
+                listing.add_row(
+                    kind if first_of_kind else "",
+                    declared.name if index == 0 else "",
+                    name,
+                    escape(text),
+                )
+                first_of_kind = False
     console.print(listing)
 
 

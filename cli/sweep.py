@@ -341,7 +341,7 @@ def _print_frame(table, metrics: tuple[str, ...], title: str) -> None:
 @sweep_command.command("plugins")
 def plugins_command() -> None:
     """List the instance generators and task kinds a specification can name."""
-    from idnopt.sweep.registry import generators, task_kinds
+    from idnopt.sweep.plugins import generators, task_kinds
 
     for title, entries in (("generators", generators()), ("task kinds", task_kinds())):
         table = Table(title=title, title_justify="left")

@@ -1,3 +1,6 @@
-"""Problem families. Importing this package registers every built-in family."""
+"""Problem families, one package each (``idn``, ``jellybean``…).
 
-from idnopt.formulations import idn, jellybean  # noqa: F401
+Each family declares a :class:`idnopt.family.Family` object named ``FAMILY`` in
+its package and registers it through the ``idnopt.families`` entry point
+(pyproject.toml); importing this package imports no family.
+"""

@@ -52,21 +52,24 @@ def solve(
     relax : bool
         Solve the continuous relaxation.
     time_limit : float, optional
-        Seconds allowed to the solver; the incumbent is returned on expiry.
+        Seconds for the whole call (every solve, bound and explanation in it);
+        the incumbent is returned on expiry and ``Result.timings`` says how
+        the time was spent.
     **options
-        Further options of the family's method or of :func:`solve_program`.
+        The method's declared parameters and, for methods that solve a
+        program, backend options (``idnopt methods --options`` lists them).
 
     Returns
     -------
     Result
         Status, objective, bound, gap, timings, metrics and decoded tables.
     """
-    from idnopt.registry import get_family
+    from idnopt.family import get_family
 
     if not isinstance(instance, Instance):
         instance = load(instance)
     family = get_family(instance.kind)
-    return family.formulation.solve(
+    return family.solve(
         instance, method=method, backend=backend, relax=relax, time_limit=time_limit, **options
     )
 
@@ -79,7 +82,7 @@ def schema(kind: str | None = None) -> dict[str, Any]:
     kind : str, optional
         A registered kind; when omitted, a schema accepting any registered kind.
     """
-    from idnopt.registry import families, get_family
+    from idnopt.family import families, get_family
 
     if kind is not None:
         return get_family(kind).instance_type.model_json_schema()

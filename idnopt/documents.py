@@ -165,3 +165,55 @@ def write_atomic(path: str | Path, text: str | bytes) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def document_text(data: dict[str, Any], *, header: str | None = None, fmt: str = "yaml") -> str:
+    """Serialise instance data as YAML (with a comment header) or JSON.
+
+    Parameters
+    ----------
+    data : dict
+        Plain instance data (``kind`` first).
+    header : str, optional
+        Comment lines put at the top of a YAML file (each prefixed with ``# ``).
+    fmt : {"yaml", "json"}
+        Output format (JSON has no comments; the header is dropped).
+
+    Returns
+    -------
+    str
+        The text, ending with a newline.
+    """
+    if fmt == "json":
+        return json.dumps(data, indent=1) + "\n"
+    if fmt != "yaml":
+        raise InputError(f"unknown format {fmt!r}; use 'yaml' or 'json'")
+    body = yaml.safe_dump(
+        data, sort_keys=False, default_flow_style=None, width=200, allow_unicode=True
+    )
+    comment = ""
+    if header:
+        comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + body
+
+
+def write_document(data: dict[str, Any], path: str | Path, *, header: str | None = None) -> Path:
+    """Write instance data atomically as YAML (or JSON for a ``.json`` path).
+
+    Parameters
+    ----------
+    data : dict
+        Plain instance data.
+    path : str or Path
+        Destination file; its folder must exist.
+    header : str, optional
+        Comment lines at the top of a YAML file.
+
+    Returns
+    -------
+    Path
+        The destination.
+    """
+    path = Path(path)
+    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
+    return write_atomic(path, document_text(data, header=header, fmt=fmt))

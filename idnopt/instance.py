@@ -2,7 +2,7 @@
 
 An instance file (YAML or JSON) has a top-level ``kind`` naming the problem
 family (``idn``, ``jellybean``…); the family's schema (a subclass of
-:class:`Instance` registered in :mod:`idnopt.registry`) validates the rest.
+:class:`Instance` registered in :mod:`idnopt.family`) validates the rest.
 Families share the blocks defined here: nodes with a tier and resources, links
 with latency/bandwidth/price, a model catalog whose numbers are inline or come
 from a profile file by hardware name, and request classes.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -144,8 +144,6 @@ class Instance(Strict):
     kind: str
     name: str | None = None
     description: str | None = None
-
-    family: ClassVar[str] = ""
 
     def cross_check(self) -> list[Problem]:
         """Return every reference problem found (empty when consistent)."""

@@ -1,6 +1,6 @@
 """From documents to instances: files and in-memory data validated by their family's schema.
 
-A document's ``kind`` names the problem family (:mod:`idnopt.registry`); the
+A document's ``kind`` names the problem family (:mod:`idnopt.family`); the
 family's :class:`~idnopt.instance.Instance` subclass validates the fields, the
 instance cross-checks its references, resolves profile files and cross-checks
 again. Every problem is reported as one located :class:`~idnopt.errors.InputError`.
@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from idnopt.documents import Document, read_document
 from idnopt.errors import InputError
+from idnopt.family import get_family
 from idnopt.instance import Instance, Location, fields_at, pydantic_problem
-from idnopt.registry import get_family
 
 
 def validate_document(document: Document) -> Instance:

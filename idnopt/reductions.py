@@ -2,8 +2,10 @@
 
 Each reduction has one job and three verbs, in the manner of cvxpy's reduction
 chain: ``accepts(program)`` says whether it applies, ``apply(program)`` returns
-the transformed program, and ``invert(result)`` maps a result of the
-transformed program back to the original one (objective sign, duals, flags).
+the transformed program *and the inverse data* needed to undo it, and
+``invert(result, inverse_data)`` maps a result of the transformed program back
+to the original one (objective sign, duals, flags). Reductions and chains keep
+no state between calls, so one chain can serve many programs at once.
 Backends therefore only ever see minimisation programs in the form they accept.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -25,12 +28,12 @@ class Reduction:
         """Whether this reduction applies to ``program``."""
         raise NotImplementedError
 
-    def apply(self, program: Program) -> Program:
-        """Return the transformed program (the input is never modified)."""
+    def apply(self, program: Program) -> tuple[Program, Any]:
+        """Return the transformed program (the input is never modified) and inverse data."""
         raise NotImplementedError
 
-    def invert(self, result: Result) -> Result:
-        """Map a result of the transformed program back to the original program."""
+    def invert(self, result: Result, inverse_data: Any) -> Result:
+        """Map a result of the transformed program back, using ``apply``'s inverse data."""
         raise NotImplementedError
 
 
@@ -40,10 +43,10 @@ class Relax(Reduction):
     def accepts(self, program: Program) -> bool:  # noqa: D102
         return program.is_mip
 
-    def apply(self, program: Program) -> Program:  # noqa: D102
-        return program.relaxed()
+    def apply(self, program: Program) -> tuple[Program, None]:  # noqa: D102
+        return program.relaxed(), None
 
-    def invert(self, result: Result) -> Result:  # noqa: D102
+    def invert(self, result: Result, inverse_data: None) -> Result:  # noqa: D102
         return replace(result, relaxed=True)
 
 
@@ -53,7 +56,7 @@ class ToMinimization(Reduction):
     def accepts(self, program: Program) -> bool:  # noqa: D102
         return program.sense == "maximize"
 
-    def apply(self, program: Program) -> Program:  # noqa: D102
+    def apply(self, program: Program) -> tuple[Program, None]:  # noqa: D102
         flipped = program.copy()
         flipped.sense = "minimize"
         flipped._objective_terms = [(cols, -values) for cols, values in program._objective_terms]
@@ -61,9 +64,9 @@ class ToMinimization(Reduction):
         if program.convex_objective is not None:
             concave = program.convex_objective
             flipped.convex_objective = lambda variables: -concave(variables)
-        return flipped
+        return flipped, None
 
-    def invert(self, result: Result) -> Result:  # noqa: D102
+    def invert(self, result: Result, inverse_data: None) -> Result:  # noqa: D102
         def negate(value: float | None) -> float | None:
             return None if value is None else -value
 
@@ -75,8 +78,11 @@ class ToMinimization(Reduction):
         )
 
 
-class Chain:
+class Chain(Reduction):
     """Apply reductions in order; invert them in reverse order.
+
+    A chain is itself a reduction: its inverse data lists the reductions that
+    applied with their own inverse data, so the chain keeps no state.
 
     Parameters
     ----------
@@ -85,20 +91,22 @@ class Chain:
     """
 
     def __init__(self, reductions: Sequence[Reduction]) -> None:
-        self.reductions = list(reductions)
-        self.applied: list[Reduction] = []
+        self.reductions = tuple(reductions)
 
-    def apply(self, program: Program) -> Program:
-        """Run every accepting reduction and return the final program."""
-        self.applied = []
+    def accepts(self, program: Program) -> bool:  # noqa: D102
+        return True
+
+    def apply(self, program: Program) -> tuple[Program, list[tuple[Reduction, Any]]]:
+        """Run every accepting reduction; return the final program and the inverse data."""
+        applied: list[tuple[Reduction, Any]] = []
         for reduction in self.reductions:
             if reduction.accepts(program):
-                program = reduction.apply(program)
-                self.applied.append(reduction)
-        return program
+                program, inverse_data = reduction.apply(program)
+                applied.append((reduction, inverse_data))
+        return program, applied
 
-    def invert(self, result: Result) -> Result:
-        """Map a result back through the applied reductions."""
-        for reduction in reversed(self.applied):
-            result = reduction.invert(result)
+    def invert(self, result: Result, inverse_data: list[tuple[Reduction, Any]]) -> Result:
+        """Map a result back through the applied reductions, last first."""
+        for reduction, data in reversed(inverse_data):
+            result = reduction.invert(result, data)
         return result

@@ -95,6 +95,9 @@ class Result:
         Relative gap between ``objective`` and ``bound``.
     build_seconds, solve_seconds : float
         Time to build the program (and hand it to the solver) and to solve it.
+    timings : dict of str to float
+        How the call's wall-clock budget was spent, by phase (``build``,
+        ``bound``, ``solve``, ``explain``, ``decode``…) and ``total``.
     backend, solver : str
         Which backend and solver produced it (``"heuristic"`` for non-solver methods).
     method : str
@@ -123,6 +126,7 @@ class Result:
     gap: float | None = None
     build_seconds: float = 0.0
     solve_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
     backend: str = ""
     solver: str = ""
     method: str = ""
@@ -186,6 +190,7 @@ class Result:
             "solver": self.solver,
             "build_seconds": self.build_seconds,
             "solve_seconds": self.solve_seconds,
+            "timings": dict(self.timings),
             "message": self.message,
             "conflict": list(self.conflict),
             "metrics": dict(self.metrics),

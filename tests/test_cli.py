@@ -117,10 +117,10 @@ def test_family_options_reach_the_formulation():
 @pytest.mark.parametrize(
     "option, fragment",
     [
-        ("colour=red", "'colour' is not an option of kind 'jellybean'"),
+        ("colour=red", "'colour' is not an option of method 'milp' of kind 'jellybean'"),
         ("routing", "NAME=VALUE"),
         # a MILP start is an array: Python only
-        ("initial_values=3", "'initial_values' is not an option of kind 'jellybean'"),
+        ("initial_values=3", "'initial_values' is not an option of method 'milp'"),
     ],
 )
 def test_unknown_or_malformed_family_option_is_a_usage_error(option, fragment):

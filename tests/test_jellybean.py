@@ -17,6 +17,9 @@ import idnopt
 from backend_suite import assert_backends_agree
 from idnopt.errors import InputError
 from idnopt.formulations import jellybean as jb
+from idnopt.formulations.jellybean.heuristic import heuristic_plan
+from idnopt.formulations.jellybean.milp import plan_start
+from idnopt.formulations.jellybean.program import build_program
 from idnopt.result import Status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,11 +132,11 @@ def brute_force(instance: jb.JellyBeanInstance, routing: str) -> float:
     product of shares has one factor fixed by the worker map (the sending operator sits on a
     single tier, or the receiving one does).
     """
-    m = jb._compile(instance)
+    m = jb.compile_workflow(instance)
     best = math.inf
-    for r in np.flatnonzero(m.row_acc >= instance.target - 1e-12):
-        combo = m.rows[r]
-        for owner in itertools.product(range(-1, m.n_ops), repeat=m.W):
+    for r in np.flatnonzero(m.table_accuracy >= instance.target - 1e-12):
+        combo = m.table_combinations[r]
+        for owner in itertools.product(range(-1, m.num_operators), repeat=m.num_workers):
             owner = np.array(owner)
             cost = _best_shares(m, combo, owner, routing)
             best = min(best, cost)
@@ -141,39 +144,41 @@ def brute_force(instance: jb.JellyBeanInstance, routing: str) -> float:
 
 
 def _best_shares(m, combo, owner, routing) -> float:
-    workers = [np.flatnonzero(owner == v) for v in range(m.n_ops)]
+    workers = [np.flatnonzero(owner == v) for v in range(m.num_operators)]
     for v, ws in enumerate(workers):
-        cap = m.cap[m.vi(v, combo[v]), ws]
-        if (cap <= 0).any() or (~m.allowed[v, ws]).any() or cap.sum() < m.lam[v] * (1 - 1e-9):
+        cap = m.capacity[m.flat_variant(v, combo[v]), ws]
+        if (cap <= 0).any() or (~m.tier_allowed[v, ws]).any() or cap.sum() < m.rate[v] * (1 - 1e-9):
             return math.inf
-    for u, v, _, _ in m.op_edges:
+    for u, v, _, _ in m.operator_edges:
         if workers[u].size and workers[v].size:
-            if m.worker_rank[workers[u]].max() > m.worker_rank[workers[v]].min():
+            if m.worker_tier_rank[workers[u]].max() > m.worker_tier_rank[workers[v]].min():
                 return math.inf
     used = np.flatnonzero(owner >= 0)
     column = {w: k for k, w in enumerate(used)}
     cost = np.zeros(used.size)
     flows = []  # (u, v, ratio, a, b, price per message)
-    for s, v, _, sizes in m.src_edges:
+    for s, v, _, sizes in m.source_edges:
         for b in workers[v]:
-            cost[column[b]] += 3.6 * m.source_price[s, b] * sizes[combo[v]]
-    for u, v, ratio, sizes in m.op_edges:
+            cost[column[b]] += 3.6 * m.source_network_price[s, b] * sizes[combo[v]]
+    for u, v, ratio, sizes in m.operator_edges:
         size = sizes[combo[u], combo[v]]
-        if m.lam[u] <= 0 or not workers[u].size or not workers[v].size:
+        if m.rate[u] <= 0 or not workers[u].size or not workers[v].size:
             continue
         if routing == "flows":
             flows += [
-                (u, v, ratio, a, b, 3.6 * m.price[a, b] * size)
+                (u, v, ratio, a, b, 3.6 * m.network_price[a, b] * size)
                 for a in workers[u]
                 for b in workers[v]
             ]
         elif len(set(m.worker_tier[workers[u]])) == 1:  # sender on one tier: linear in t_b
             for b in workers[v]:
-                cost[column[b]] += 3.6 * m.price[workers[u][0], b] * size
+                cost[column[b]] += 3.6 * m.network_price[workers[u][0], b] * size
         else:  # two tiers: the receiver then sits on the top tier alone
             assert len(set(m.worker_tier[workers[v]])) == 1
             for a in workers[u]:
-                cost[column[a]] += 3.6 * m.price[a, workers[v][0]] * size * m.lam[v] / m.lam[u]
+                cost[column[a]] += (
+                    3.6 * m.network_price[a, workers[v][0]] * size * m.rate[v] / m.rate[u]
+                )
     n = used.size + len(flows)
     c = np.concatenate([cost, [f[5] for f in flows]])
     a_eq, b_eq, a_ub, b_ub = [], [], [], []
@@ -181,8 +186,8 @@ def _best_shares(m, combo, owner, routing) -> float:
         row = np.zeros(n)
         row[[column[w] for w in ws]] = 1.0
         a_eq.append(row)
-        b_eq.append(m.lam[v])
-    for u, v, ratio, _ in m.op_edges:
+        b_eq.append(m.rate[v])
+    for u, v, ratio, _ in m.operator_edges:
         mine = [k for k, f in enumerate(flows) if f[0] == u and f[1] == v]
         for a in workers[u] if mine else []:
             row = np.zeros(n)
@@ -196,7 +201,7 @@ def _best_shares(m, combo, owner, routing) -> float:
             row[column[b]] = -1.0
             a_eq.append(row)
             b_eq.append(0.0)
-    bounds = [(0, m.cap[m.vi(owner[w], combo[owner[w]]), w]) for w in used]
+    bounds = [(0, m.capacity[m.flat_variant(owner[w], combo[owner[w]]), w]) for w in used]
     bounds += [(0, None)] * len(flows)
     outcome = linprog(
         c,
@@ -444,7 +449,7 @@ def test_plan_round_trip_and_worker_pools():
 @pytest.mark.parametrize("routing", jb.ROUTINGS)
 def test_all_backends_agree(routing):
     instance = jb.random_instance(4, operators=3, variants=2, workers=5, tiers=2, rate=(20, 120))
-    program = jb.FORMULATION.build(instance, routing=routing)
+    program = jb.build(instance, routing=routing)
     assert_backends_agree(program)
     results = {
         b: jb.solve(instance, routing=routing, backend=b) for b in ("highs", "pyomo", "cvxpy")
@@ -485,17 +490,17 @@ def test_rates_sizes_and_price_precedence():
             {"source": "mic", "target": "edge-2", "price": 0.5},
         ],
     }
-    m = jb._compile(load(data))
-    assert m.lam.tolist() == [10.0, 8.0]  # B: min(10 * 3, 4 * 2)
-    sizes = m.op_edges[0][3]
+    m = jb.compile_workflow(load(data))
+    assert m.rate.tolist() == [10.0, 8.0]  # B: min(10 * 3, 4 * 2)
+    sizes = m.operator_edges[0][3]
     assert sizes.tolist() == [[0.5, 0.9], [0.1, 0.7]]
     names = m.workers
-    assert m.price[names.index("dev-1"), names.index("edge-1")] == 0.04
-    assert m.price[names.index("dev-2"), names.index("edge-1")] == 0.02
-    assert m.price[names.index("edge-1"), names.index("dev-1")] == 0.0  # downward: free
-    assert m.source_price[1, names.index("edge-2")] == 0.5
-    assert m.source_price[1, names.index("edge-1")] == 0.02
-    assert m.G == 3  # dev-1 named in a worker price: a group of its own
+    assert m.network_price[names.index("dev-1"), names.index("edge-1")] == 0.04
+    assert m.network_price[names.index("dev-2"), names.index("edge-1")] == 0.02
+    assert m.network_price[names.index("edge-1"), names.index("dev-1")] == 0.0  # downward: free
+    assert m.source_network_price[1, names.index("edge-2")] == 0.5
+    assert m.source_network_price[1, names.index("edge-1")] == 0.02
+    assert m.num_groups == 3  # dev-1 named in a worker price: a group of its own
 
 
 # -- input errors --------------------------------------------------------------------------
@@ -591,9 +596,13 @@ def test_cross_check_returns_tuples():
 
 def test_bad_options_are_input_errors():
     instance = load(tiny())
-    with pytest.raises(InputError, match="unknown routing 'flow'; choose 'flows'"):
+    with pytest.raises(
+        InputError, match="option 'routing': Input should be 'flows' or 'proportional'"
+    ):
         jb.solve(instance, routing="flow")
-    with pytest.raises(InputError, match="not a fraction"):
+    with pytest.raises(
+        InputError, match="option 'target': Input should be less than or equal to 1"
+    ):
         jb.solve(instance, target=75)
     with pytest.raises(InputError, match="unknown method"):
         jb.solve(instance, method="greedy")
@@ -620,11 +629,11 @@ def test_warm_start_keeps_the_optimum(seed, routing):
 
 def test_plan_start_matches_the_heuristic_plan():
     instance = jb.random_instance(3, operators=3, variants=3, workers=8, tiers=2)
-    model = jb._compile(instance)
-    program = jb._build(model, "flows", instance.target)
-    plan, evaluation, _, _ = jb._heuristic(model, instance.target, "flows")
+    model = jb.compile_workflow(instance)
+    program = build_program(model, "flows", instance.target)
+    plan, evaluation, _, _ = heuristic_plan(model, instance.target, "flows")
     assert plan is not None
-    start = jb._plan_start(model, program, plan, instance.target)
+    start = plan_start(model, program, plan, instance.target)
     assert start is not None
     # integer columns and the row choice z are set, shares and flows left to the solver
     given = program.integrality()
@@ -647,6 +656,6 @@ def test_initial_values_must_cover_every_column():
     from idnopt.errors import UnsupportedError
 
     instance = jb.random_instance(0, operators=2, variants=2, workers=4, tiers=2)
-    program = jb.FORMULATION.build(instance)
+    program = jb.build(instance)
     with pytest.raises(UnsupportedError, match="columns"):
         HighsBackend().solve(program, SolveOptions(initial_values=np.zeros(3)))

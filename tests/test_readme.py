@@ -42,13 +42,15 @@ def test_every_command_and_option_in_the_readme_exists(arguments):
 
 
 def _command_path(arguments: list[str]) -> list[str]:
+    import click
+
     path, group = [], app
+    context = click.Context(app)
     for argument in arguments:
-        commands = getattr(group, "commands", {})
-        if argument not in commands:
+        if not isinstance(group, click.Group) or argument not in group.list_commands(context):
             break
         path.append(argument)
-        group = commands[argument]
-    if "run" in getattr(group, "commands", {}):  # `idnopt sweep SPEC` means `sweep run SPEC`
-        path.append("run")
+        group = group.get_command(context, argument)
+    if isinstance(group, click.Group) and "run" in group.list_commands(context):
+        path.append("run")  # `idnopt sweep SPEC` means `sweep run SPEC`
     return path

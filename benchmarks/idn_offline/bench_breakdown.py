@@ -31,8 +31,7 @@ from common import RESULTS, machine, markdown_table, median, save_json, timed
 
 from idnopt.backends import SolveOptions
 from idnopt.backends.highs import _new_highs, pass_model, silence_banner
-from idnopt.formulations.idn import build_candidates, build_program
-from idnopt.generators import generate_idn
+from idnopt.formulations.idn import build_candidates, build_program, generate_idn
 from idnopt.program import _axis_labels
 from idnopt.reductions import Chain, ToMinimization
 
@@ -111,7 +110,7 @@ def measure(topology, nodes, models, classes, repeats):
         record("eager labels (former build_program), make the strings", seconds)
         _, seconds = timed(_axis_labels, (len(labels),), [labels], "labels")
         record("eager labels (former build_program), Program validation (×2 blocks)", 2 * seconds)
-        reduced = Chain([ToMinimization()]).apply(program)
+        reduced, _ = Chain([ToMinimization()]).apply(program)
         _, seconds = timed(reduced.matrix, "csc")
         record("of which pass: Program.matrix('csc')", seconds)
         current, seconds = timed(current_pass, reduced)

@@ -45,8 +45,7 @@ from pyomo_reference import build_pyomo, pass_pyomo, solve_pyomo
 
 from idnopt.backends import SolveOptions, solve_program
 from idnopt.backends.highs import _new_highs, pass_model, silence_banner
-from idnopt.formulations.idn import build_candidates, build_program
-from idnopt.generators import generate_idn
+from idnopt.formulations.idn import build_candidates, build_program, generate_idn
 from idnopt.reductions import Chain, ToMinimization
 
 SIZES = [(100, 10, 1000), (250, 25, 2500), (500, 50, 5000), (1000, 100, 10000)]
@@ -57,7 +56,7 @@ LABELS = {"tree": "tree", "synthetic": "GÉANT-like", "geant": "GÉANT + tiers"}
 
 def hand_over(program):
     """What the HiGHS backend does before ``run``: the Highs object with the model in it."""
-    reduced = Chain([ToMinimization()]).apply(program)
+    reduced, _ = Chain([ToMinimization()]).apply(program)
     highs = _new_highs(SolveOptions())
     pass_model(highs, reduced)
     return highs

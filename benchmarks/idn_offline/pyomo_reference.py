@@ -105,8 +105,7 @@ def solve_pyomo(model: pyo.ConcreteModel, time_limit: float) -> dict:
 
 if __name__ == "__main__":
     from idnopt.backends import solve_program
-    from idnopt.formulations.idn import build_candidates, build_program
-    from idnopt.generators import generate_idn
+    from idnopt.formulations.idn import build_candidates, build_program, generate_idn
 
     instance = generate_idn("tree", nodes=40, models=12, request_classes=200, seed=1)
     candidates = build_candidates(instance)

@@ -209,7 +209,7 @@ def scaling(quick: bool, time_limit: float) -> None:
                         rows=min(1000, variants**operators),
                         worker_types=types,
                     )
-                    program = jb.FORMULATION.build(instance, routing=routing)
+                    program = jb.build(instance, routing=routing)
                     started = time.perf_counter()
                     result = jb.solve(instance, routing=routing, time_limit=time_limit)
                     wall = time.perf_counter() - started

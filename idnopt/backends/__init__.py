@@ -16,14 +16,14 @@ cvxpy     cvxpy: HiGHS for LP/MILP, Clarabel (or any installed solver) for conve
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from idnopt.backends.base import Backend, SolveOptions
+from idnopt.backends.base import Backend, Capability, SolveOptions
+from idnopt.backends.conflict import explain_infeasibility
 from idnopt.backends.cvxpy import CvxpyBackend
-from idnopt.backends.highs import HighsBackend, irreducible_conflict
+from idnopt.backends.highs import HighsBackend
 from idnopt.backends.pyomo import PyomoBackend, write_model
+from idnopt.budget import Budget
 from idnopt.errors import InputError, UnsupportedError
 from idnopt.program import Program
 from idnopt.reductions import Chain, Relax, ToMinimization
@@ -74,7 +74,8 @@ def solve_program(
     relax : bool
         Solve the continuous relaxation.
     time_limit : float, optional
-        Seconds; on expiry the incumbent (if any) is returned with its gap.
+        Seconds for the whole call, the conflict search of an infeasible
+        program included; on expiry the incumbent (if any) is returned with its gap.
     mip_gap : float, optional
         Relative gap at which a MILP solve may stop.
     threads : int, optional
@@ -84,7 +85,8 @@ def solve_program(
     verbose : bool
         Show the solver's log.
     explain : bool
-        For infeasible programs, compute the conflicting constraints (HiGHS IIS).
+        For infeasible programs, search the conflicting constraints through
+        the same backend (see :mod:`idnopt.backends.conflict`).
     initial_values : numpy.ndarray, optional
         A MILP start, one value per column (``nan`` for columns left to the
         solver); see :class:`SolveOptions`. Ignored for relaxations and by
@@ -95,14 +97,15 @@ def solve_program(
     Result
         In the program's own sense (maximisation objectives are not negated).
     """
+    budget = Budget(time_limit)
     chosen = get_backend(backend)
     chain = Chain(([Relax()] if relax else []) + [ToMinimization()])
-    reduced = chain.apply(program)
+    reduced, inverse_data = chain.apply(program)
     reason = chosen.accepts(reduced)
     if reason:
         raise UnsupportedError(reason)
     options = SolveOptions(
-        time_limit=time_limit,
+        time_limit=budget.remaining(),
         mip_gap=mip_gap,
         threads=threads,
         verbose=verbose,
@@ -111,21 +114,29 @@ def solve_program(
     )
     result = chosen.solve(reduced, options)
     if result.status == Status.INFEASIBLE and explain and reduced.is_linear:
-        started = time.perf_counter()
-        result.conflict = irreducible_conflict(reduced, time_limit=time_limit or 30.0)
-        result.solve_seconds += time.perf_counter() - started
-        if result.conflict:
-            shown = ", ".join(result.conflict[:8])
-            extra = len(result.conflict) - 8
+        with budget.phase("explain"):
+            conflict = explain_infeasibility(reduced, chosen, budget)
+        result.solve_seconds += budget.spent["explain"]
+        if conflict is None:
+            result.message = (
+                f"infeasible (backend {chosen.name!r} cannot search the conflicting constraints)"
+            )
+        elif conflict.labels:
+            result.conflict = conflict.labels
+            shown = ", ".join(conflict.labels[:8])
+            extra = len(conflict.labels) - 8
             result.message = f"infeasible: conflicting constraints {shown}" + (
                 f" and {extra} more" if extra > 0 else ""
             )
-    return chain.invert(result)
+            if not conflict.complete:
+                result.message += " (search stopped by the time limit: may not be minimal)"
+    return chain.invert(result, inverse_data)
 
 
 __all__ = [
     "BACKENDS",
     "Backend",
+    "Capability",
     "SolveOptions",
     "get_backend",
     "solve_program",

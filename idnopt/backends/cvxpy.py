@@ -8,14 +8,11 @@ convex objective receives expressions shaped like its blocks.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from idnopt.backends.base import Backend, SolveOptions, assemble_result
+from idnopt.backends.base import Backend, Capability, Outcome, SolveOptions, Termination
 from idnopt.errors import SolverError, UnsupportedError
 from idnopt.program import Program
-from idnopt.result import Result, Status
 
 
 def build_cvxpy_problem(program: Program):
@@ -87,19 +84,15 @@ class CvxpyBackend(Backend):
 
     name = "cvxpy"
     library = "cvxpy"
+    capabilities = frozenset({Capability.LINEAR, Capability.MIXED_INTEGER, Capability.CONVEX})
 
-    def accepts(self, program: Program) -> str | None:  # noqa: D102
-        return None
-
-    def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
+    def build(self, program: Program, options: SolveOptions):  # noqa: D102
         import cvxpy as cp
 
-        start = time.perf_counter()
         problem, variables, row_constraints = build_cvxpy_problem(program)
         if not program.is_linear and not problem.is_dcp():
             raise UnsupportedError(f"program {program.name!r}: convex part is not DCP")
-        solver = options.solver or ("HIGHS" if program.is_linear else "CLARABEL")
-        solver = solver.upper()
+        solver = (options.solver or ("HIGHS" if program.is_linear else "CLARABEL")).upper()
         if solver not in cp.installed_solvers():
             raise SolverError(
                 f"cvxpy solver {solver!r} is not installed; installed: {cp.installed_solvers()}"
@@ -108,47 +101,49 @@ class CvxpyBackend(Backend):
             raise UnsupportedError(
                 f"{solver} cannot solve mixed-integer convex programs; name a MI-convex solver"
             )
+        return problem, variables, row_constraints, solver
+
+    def run(self, program: Program, model, options: SolveOptions) -> Outcome:  # noqa: D102
+        import cvxpy as cp
+
+        problem, variables, row_constraints, solver = model
         kwargs = {}
         if solver == "HIGHS":
+            from idnopt.backends.highs import silence_banner, use_highs_threads
+
             if options.time_limit is not None:
                 kwargs["time_limit"] = float(options.time_limit)
             if options.mip_gap is not None:
                 kwargs["mip_rel_gap"] = float(options.mip_gap)
             if options.threads is not None:
                 kwargs["threads"] = int(options.threads)
-        if solver == "HIGHS":
-            from idnopt.backends.highs import silence_banner, use_highs_threads
-
             silence_banner()
             use_highs_threads(options.threads)
-        built = time.perf_counter()
         try:
             problem.solve(solver=solver, verbose=options.verbose, **kwargs)
         except cp.error.SolverError as exc:
             raise SolverError(f"cvxpy/{solver} failed: {exc}") from None
-        solved = time.perf_counter()
-        status = {
-            cp.OPTIMAL: Status.OPTIMAL,
-            cp.OPTIMAL_INACCURATE: Status.FEASIBLE,
-            cp.INFEASIBLE: Status.INFEASIBLE,
-            cp.INFEASIBLE_INACCURATE: Status.INFEASIBLE,
-            cp.UNBOUNDED: Status.UNBOUNDED,
-            cp.UNBOUNDED_INACCURATE: Status.UNBOUNDED,
-            cp.USER_LIMIT: Status.TIME_LIMIT,
-        }.get(problem.status, Status.ERROR)
-        if status == Status.TIME_LIMIT and problem.value is None:
-            status = Status.TIME_LIMIT
-        values = None
-        objective = None
+        termination = {
+            cp.OPTIMAL: Termination.OPTIMAL,
+            cp.OPTIMAL_INACCURATE: Termination.OTHER,
+            cp.INFEASIBLE: Termination.INFEASIBLE,
+            cp.INFEASIBLE_INACCURATE: Termination.INFEASIBLE,
+            cp.UNBOUNDED: Termination.UNBOUNDED,
+            cp.UNBOUNDED_INACCURATE: Termination.UNBOUNDED,
+            cp.USER_LIMIT: Termination.TIME_LIMIT,
+        }.get(problem.status, Termination.OTHER)
+        outcome = Outcome(
+            termination=termination, solver=f"cvxpy/{solver}", message=str(problem.status)
+        )
         if problem.value is not None and np.isfinite(problem.value):
-            objective = float(problem.value)
+            outcome.objective = float(problem.value)
             values = np.zeros(program.num_variables)
             for name, variable in variables.items():
                 block = program.variables[name]
                 if variable.value is not None:
                     values[block.start : block.start + block.size] = variable.value
-        duals = None
-        if objective is not None and not program.is_mip and program.is_linear:
+            outcome.column_values = values
+        if outcome.objective is not None and not program.is_mip and program.is_linear:
             duals = np.zeros(program.num_constraints)
             for kind, rows, constraint in row_constraints:
                 if constraint.dual_value is None:
@@ -156,24 +151,12 @@ class CvxpyBackend(Backend):
                     break
                 sign = 1.0 if kind == "ge" else -1.0
                 duals[rows] += sign * np.asarray(constraint.dual_value).ravel()
-        bound = None
-        if program.is_mip and solver == "HIGHS" and objective is not None:
+            outcome.row_duals = duals
+        if program.is_mip and solver == "HIGHS" and outcome.objective is not None:
             stats = problem.solver_stats.extra_stats
             dual_bound = (
                 getattr(getattr(stats, "info", None), "mip_dual_bound", None) if stats else None
             )
             if dual_bound is not None and np.isfinite(dual_bound):
-                bound = float(dual_bound) + program.objective_constant
-        return assemble_result(
-            program,
-            status=status,
-            backend=self.name,
-            solver=f"cvxpy/{solver}",
-            build_seconds=built - start,
-            solve_seconds=solved - built,
-            column_values=values,
-            objective=objective,
-            bound=bound,
-            row_duals=duals,
-            message=str(problem.status),
-        )
+                outcome.bound = float(dual_bound) + program.objective_constant
+        return outcome

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 
-from idnopt.backends.base import Backend, SolveOptions, assemble_result
+from idnopt.backends.base import Backend, Capability, Outcome, SolveOptions, Termination
 from idnopt.errors import UnsupportedError
 from idnopt.program import Program
-from idnopt.result import Result, Status
 
 
 def pass_model(highs, program: Program) -> None:
@@ -169,134 +167,100 @@ class HighsBackend(Backend):
 
     name = "highs"
     library = "highspy"
-    takes_start = True
+    capabilities = frozenset(
+        {
+            Capability.LINEAR,
+            Capability.MIXED_INTEGER,
+            Capability.START,
+            Capability.CONFLICT,
+            Capability.RESOLVE,
+        }
+    )
 
-    def accepts(self, program: Program) -> str | None:  # noqa: D102
-        if not program.is_linear:
-            return "HiGHS solves linear programs only; use backend='cvxpy' for convex programs"
-        return None
-
-    def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
-        import highspy
-
-        reason = self.accepts(program)
-        if reason:
-            raise UnsupportedError(reason)
-        start = time.perf_counter()
+    def build(self, program: Program, options: SolveOptions):  # noqa: D102
         highs = _new_highs(options)
         pass_model(highs, program)
         if options.initial_values is not None and program.is_mip:
             set_start(highs, program, options.initial_values)
-        handed_over = time.perf_counter()
-        highs.run()
-        solved = time.perf_counter()
-        model_status = highs.getModelStatus()
-        info = highs.getInfo()
-        codes = highspy.HighsModelStatus
-        has_incumbent = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        if model_status == codes.kOptimal:
-            status = Status.OPTIMAL
-        elif model_status == codes.kInfeasible:
-            status = Status.INFEASIBLE
-        elif model_status in (codes.kUnbounded, codes.kUnboundedOrInfeasible):
-            status = (
-                Status.UNBOUNDED if model_status == codes.kUnbounded else self._classify(program)
-            )
-        elif model_status == codes.kTimeLimit:
-            status = Status.TIME_LIMIT
-        elif has_incumbent:
-            status = Status.FEASIBLE
-        else:
-            status = Status.ERROR
-        solution = highs.getSolution()
-        objective = info.objective_function_value if has_incumbent else None
-        bound = None
-        if program.is_mip and np.isfinite(info.mip_dual_bound):
-            bound = float(info.mip_dual_bound)
-        return assemble_result(
-            program,
-            status=status,
-            backend=self.name,
-            solver=f"HiGHS {_version()}",
-            build_seconds=handed_over - start,
-            solve_seconds=solved - handed_over,
-            column_values=np.asarray(solution.col_value) if has_incumbent else None,
-            objective=objective,
-            bound=bound,
-            row_duals=np.asarray(solution.row_dual) if solution.dual_valid else None,
-            message=highs.modelStatusToString(model_status),
-        )
+        return highs
 
-    @staticmethod
-    def _classify(program: Program) -> Status:
-        """Tell infeasible from unbounded when presolve could not: test feasibility alone."""
-        highs = _new_highs(SolveOptions())
-        pass_model(highs, program.feasibility_version())
+    def run(self, program: Program, model, options: SolveOptions) -> Outcome:  # noqa: D102
+        highs = model
         highs.run()
+        return _outcome(highs, program)
+
+    def resolve(self, highs, program: Program, column_lower, column_upper) -> Outcome:
+        """Solve again after changing column bounds, reusing the model and its basis.
+
+        Parameters
+        ----------
+        highs : highspy.Highs
+            A model made by :meth:`build` and already run.
+        program : Program
+            The program it was built from (for sizes).
+        column_lower, column_upper : numpy.ndarray
+            New bounds, one per column.
+        """
+        columns = np.arange(program.num_variables, dtype=np.int32)
+        highs.changeColsBounds(
+            int(columns.size),
+            columns,
+            np.asarray(column_lower, dtype=float),
+            np.asarray(column_upper, dtype=float),
+        )
+        highs.run()
+        return _outcome(highs, program)
+
+    def irreducible_subsystem(self, program: Program, time_limit: float | None) -> list[str] | None:
+        """HiGHS's IIS of a linear program, as row and bound labels."""
         import highspy
 
-        feasible = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        return Status.UNBOUNDED if feasible else Status.INFEASIBLE
+        highs = _new_highs(SolveOptions(time_limit=time_limit))
+        highs.setOptionValue("iis_strategy", 2)
+        pass_model(highs, program)
+        highs.run()
+        if highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+            return None
+        status, iis = highs.getIis()
+        if status != highspy.HighsStatus.kOk or not iis.valid_:
+            return []
+        labels = [program.row_label(int(row)) for row in iis.row_index_]
+        for col, bound in zip(iis.col_index_, iis.col_bound_):
+            side = _IIS_BOUND_SIDES.get(int(bound))
+            if side:
+                labels.append(f"{program.column_label(int(col))} ({side})")
+        return labels
+
+
+def _outcome(highs, program: Program) -> Outcome:
+    """Read a finished run into an :class:`Outcome`."""
+    import highspy
+
+    model_status = highs.getModelStatus()
+    info = highs.getInfo()
+    codes = highspy.HighsModelStatus
+    has_incumbent = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    termination = {
+        codes.kOptimal: Termination.OPTIMAL,
+        codes.kInfeasible: Termination.INFEASIBLE,
+        codes.kUnbounded: Termination.UNBOUNDED,
+        codes.kUnboundedOrInfeasible: Termination.INFEASIBLE_OR_UNBOUNDED,
+        codes.kTimeLimit: Termination.TIME_LIMIT,
+    }.get(model_status, Termination.OTHER)
+    solution = highs.getSolution()
+    bound = None
+    if program.is_mip and np.isfinite(info.mip_dual_bound):
+        bound = float(info.mip_dual_bound)
+    return Outcome(
+        termination=termination,
+        solver=f"HiGHS {_version()}",
+        column_values=np.asarray(solution.col_value) if has_incumbent else None,
+        objective=info.objective_function_value if has_incumbent else None,
+        bound=bound,
+        row_duals=np.asarray(solution.row_dual) if solution.dual_valid else None,
+        message=highs.modelStatusToString(model_status),
+    )
 
 
 # HiGHS IIS bound codes: 1 free (not part of the conflict), 2 lower, 3 upper, 4 boxed
 _IIS_BOUND_SIDES = {2: "lower bound", 3: "upper bound", 4: "bounds"}
-
-
-def irreducible_conflict(program: Program, time_limit: float = 30.0) -> list[str]:
-    """Labels of an irreducible infeasible subsystem of a program's linear relaxation.
-
-    Uses HiGHS's IIS computation. When the relaxation is feasible (the conflict
-    needs integrality), the constraint blocks are filtered one by one instead:
-    a block stays in the answer when removing it makes the program feasible.
-
-    Parameters
-    ----------
-    program : Program
-        An infeasible linear program (minimisation or not).
-    time_limit : float
-        Seconds allowed for each auxiliary solve.
-
-    Returns
-    -------
-    list of str
-        Row labels such as ``budget[edge-3]`` and bound labels such as
-        ``x[edge-3, resnet50] (bounds)``; empty when no explanation was found.
-    """
-    import highspy
-
-    relaxed = program.relaxed()
-    highs = _new_highs(SolveOptions(time_limit=time_limit))
-    highs.setOptionValue("iis_strategy", 2)
-    pass_model(highs, relaxed)
-    highs.run()
-    if highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
-        status, iis = highs.getIis()
-        if status == highspy.HighsStatus.kOk and iis.valid_:
-            labels = [program.row_label(int(row)) for row in iis.row_index_]
-            for col, bound in zip(iis.col_index_, iis.col_bound_):
-                side = _IIS_BOUND_SIDES.get(int(bound))
-                if side:
-                    labels.append(f"{program.column_label(int(col))} ({side})")
-            return labels
-        return []
-    return _block_deletion_filter(program, time_limit)
-
-
-def _block_deletion_filter(program: Program, time_limit: float) -> list[str]:
-    """Smallest set of constraint blocks that stays infeasible, by deletion filtering."""
-    import highspy
-
-    def infeasible(names: list[str]) -> bool:
-        probe = program.with_constraints(names).feasibility_version()
-        highs = _new_highs(SolveOptions(time_limit=time_limit))
-        pass_model(highs, probe)
-        highs.run()
-        return highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible
-
-    kept = list(program.constraints)
-    for name in list(kept):
-        trial = [other for other in kept if other != name]
-        if infeasible(trial):
-            kept = trial
-    return [f"{name} (with integrality)" for name in kept]

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 
-from idnopt.backends.base import Backend, SolveOptions, assemble_result
+from idnopt.backends.base import Backend, Capability, Outcome, SolveOptions, Termination
 from idnopt.errors import InputError, SolverError, UnsupportedError
 from idnopt.program import Program
-from idnopt.result import Result, Status
 
 
 def build_pyomo_model(program: Program):
@@ -123,47 +121,26 @@ class PyomoBackend(Backend):
 
     name = "pyomo"
     library = "pyomo.environ"
+    capabilities = frozenset({Capability.LINEAR, Capability.MIXED_INTEGER})
 
-    def accepts(self, program: Program) -> str | None:  # noqa: D102
-        if not program.is_linear:
-            return "the Pyomo backend takes linear programs; use backend='cvxpy' for convex ones"
-        return None
+    def build(self, program: Program, options: SolveOptions):  # noqa: D102
+        return build_pyomo_model(program)
 
-    def solve(self, program: Program, options: SolveOptions) -> Result:  # noqa: D102
-        reason = self.accepts(program)
-        if reason:
-            raise UnsupportedError(reason)
-        start = time.perf_counter()
-        model = build_pyomo_model(program)
-        built = time.perf_counter()
+    def run(self, program: Program, model, options: SolveOptions) -> Outcome:  # noqa: D102
         solver_name = (options.solver or "highs").lower()
         if solver_name in ("highs", "appsi_highs"):
             outcome = self._solve_native_highs(program, model, options)
         else:
             outcome = self._solve_legacy(program, model, options, solver_name)
-        solved = time.perf_counter()
-        status, objective, bound, duals, message = outcome
-        values = None
-        if objective is not None:
-            values = np.array(
+        outcome.solver = f"Pyomo/{solver_name}"
+        if outcome.objective is not None:
+            outcome.column_values = np.array(
                 [v.value if v.value is not None else 0.0 for v in model._idnopt_columns]
             )
-        return assemble_result(
-            program,
-            status=status,
-            backend=self.name,
-            solver=f"Pyomo/{solver_name}",
-            build_seconds=built - start,
-            solve_seconds=solved - built,
-            column_values=values,
-            objective=objective,
-            bound=bound,
-            row_duals=duals,
-            message=message,
-        )
+        return outcome
 
     @staticmethod
-    def _solve_native_highs(program: Program, model, options: SolveOptions):
+    def _solve_native_highs(program: Program, model, options: SolveOptions) -> Outcome:
         from pyomo.contrib.solver.common.factory import SolverFactory
         from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
@@ -185,34 +162,25 @@ class PyomoBackend(Backend):
         results = solver.solve(model, **config)
         condition = results.termination_condition
         has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-        if condition == TerminationCondition.convergenceCriteriaSatisfied:
-            status = Status.OPTIMAL
-        elif condition == TerminationCondition.provenInfeasible:
-            status = Status.INFEASIBLE
-        elif condition == TerminationCondition.unbounded:
-            status = Status.UNBOUNDED
-        elif condition == TerminationCondition.infeasibleOrUnbounded:
-            from idnopt.backends.highs import HighsBackend
-
-            status = HighsBackend._classify(program)
-        elif condition == TerminationCondition.maxTimeLimit:
-            status = Status.TIME_LIMIT
-        elif has_solution:
-            status = Status.FEASIBLE
-        else:
-            status = Status.ERROR
-        objective = bound = duals = None
+        termination = {
+            TerminationCondition.convergenceCriteriaSatisfied: Termination.OPTIMAL,
+            TerminationCondition.provenInfeasible: Termination.INFEASIBLE,
+            TerminationCondition.unbounded: Termination.UNBOUNDED,
+            TerminationCondition.infeasibleOrUnbounded: Termination.INFEASIBLE_OR_UNBOUNDED,
+            TerminationCondition.maxTimeLimit: Termination.TIME_LIMIT,
+        }.get(condition, Termination.OTHER)
+        outcome = Outcome(termination=termination, solver="", message=str(condition.name))
         if has_solution:
             results.solution_loader.load_vars()
-            objective = float(results.incumbent_objective)
+            outcome.objective = float(results.incumbent_objective)
             if results.objective_bound is not None and np.isfinite(results.objective_bound):
-                bound = float(results.objective_bound)
-            if not program.is_mip and status == Status.OPTIMAL:
-                duals = _row_duals(program, model, results.solution_loader.get_duals())
-        return status, objective, bound, duals, str(condition.name)
+                outcome.bound = float(results.objective_bound)
+            if not program.is_mip and termination is Termination.OPTIMAL:
+                outcome.row_duals = _row_duals(program, model, results.solution_loader.get_duals())
+        return outcome
 
     @staticmethod
-    def _solve_legacy(program: Program, model, options: SolveOptions, solver_name: str):
+    def _solve_legacy(program: Program, model, options: SolveOptions, solver_name: str) -> Outcome:
         import pyomo.environ as pyo
         from pyomo.opt import SolverStatus, TerminationCondition
 
@@ -225,25 +193,23 @@ class PyomoBackend(Backend):
             model.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
         results = solver.solve(model, tee=options.verbose, load_solutions=False)
         condition = results.solver.termination_condition
-        if condition == TerminationCondition.optimal:
-            status = Status.OPTIMAL
-        elif condition == TerminationCondition.infeasible:
-            status = Status.INFEASIBLE
-        elif condition == TerminationCondition.unbounded:
-            status = Status.UNBOUNDED
-        elif condition == TerminationCondition.maxTimeLimit:
-            status = Status.TIME_LIMIT
-        elif results.solver.status == SolverStatus.ok:
-            status = Status.FEASIBLE
-        else:
-            status = Status.ERROR
-        objective = duals = None
-        if len(results.solution) and status in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT):
+        termination = {
+            TerminationCondition.optimal: Termination.OPTIMAL,
+            TerminationCondition.infeasible: Termination.INFEASIBLE,
+            TerminationCondition.unbounded: Termination.UNBOUNDED,
+            TerminationCondition.infeasibleOrUnbounded: Termination.INFEASIBLE_OR_UNBOUNDED,
+            TerminationCondition.maxTimeLimit: Termination.TIME_LIMIT,
+        }.get(condition, Termination.OTHER)
+        outcome = Outcome(termination=termination, solver="", message=str(condition))
+        usable = termination in (Termination.OPTIMAL, Termination.TIME_LIMIT) or (
+            termination is Termination.OTHER and results.solver.status == SolverStatus.ok
+        )
+        if len(results.solution) and usable:
             model.solutions.load_from(results)
-            objective = float(pyo.value(model.objective))
+            outcome.objective = float(pyo.value(model.objective))
             if not program.is_mip and hasattr(model, "dual"):
-                duals = _row_duals(program, model, dict(model.dual.items()))
-        return status, objective, None, duals, str(condition)
+                outcome.row_duals = _row_duals(program, model, dict(model.dual.items()))
+        return outcome
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ What a specification can name is pluggable: :func:`register_generator` adds
 instance generators (``idnopt.sweep.register_generator("idn", generate)``)
 and :func:`register_task_kind` adds kinds of tasks besides ``solve``.
 
-Modules: :mod:`~idnopt.sweep.registry` (plug-ins), :mod:`~idnopt.sweep.generators`
+Modules: :mod:`~idnopt.sweep.plugins` (plug-ins), :mod:`~idnopt.sweep.generators`
 (built-in synthetic generators), :mod:`~idnopt.sweep.spec` (file format and
 expansion), :mod:`~idnopt.sweep.tasks` (one task and running it),
 :mod:`~idnopt.sweep.store` (results folder and table), :mod:`~idnopt.sweep.execute`
@@ -25,9 +25,9 @@ expansion), :mod:`~idnopt.sweep.tasks` (one task and running it),
 
 from __future__ import annotations
 
-from idnopt.sweep import generators as _generators  # noqa: F401  (registers "knapsack")
+from idnopt.sweep import knapsack as _knapsack  # noqa: F401  (registers "knapsack")
 from idnopt.sweep.execute import SweepSummary, default_output, run_sweep
-from idnopt.sweep.registry import (
+from idnopt.sweep.plugins import (
     generators,
     get_generator,
     get_task_kind,

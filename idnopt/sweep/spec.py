@@ -59,7 +59,7 @@ from pydantic import (
 from idnopt.documents import Document, read_document
 from idnopt.errors import InputError
 from idnopt.instance import fields_at, pydantic_problem
-from idnopt.sweep.registry import get_generator, get_task_kind, load_plugins
+from idnopt.sweep.plugins import get_generator, get_task_kind, load_plugins
 from idnopt.sweep.tasks import InstancePoint, SolverPoint, Task
 
 Location = tuple[str | int, ...]

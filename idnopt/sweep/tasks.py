@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from idnopt.errors import InputError
-from idnopt.sweep.registry import load_plugins, register_task_kind
+from idnopt.sweep.plugins import load_plugins, register_task_kind
 
 FAILED = "failed"
 """``status`` of a task whose run raised an exception."""
@@ -118,10 +118,18 @@ class SolverPoint:
             "seed_option": self.seed_option,
         }
 
-    def call_options(self, seed: int) -> dict[str, Any]:
-        """Keyword options for the solve call, the seed included where asked for."""
+    def call_options(self, seed: int, *, solves_program: bool = True) -> dict[str, Any]:
+        """Keyword options for the solve call, the seed included where asked for.
+
+        Parameters
+        ----------
+        seed : int
+            The task's seed.
+        solves_program : bool
+            Whether the method solves a program (only then is ``threads`` passed).
+        """
         options = dict(self.options)
-        if self.threads is not None:
+        if self.threads is not None and solves_program:
             options.setdefault("threads", self.threads)
         if self.seed_option is not None:
             options[self.seed_option] = seed
@@ -219,7 +227,7 @@ class Task:
             return idnopt.load(self.instance.path or self.instance.file)
         generate = self.generate
         if generate is None:
-            from idnopt.sweep.registry import get_generator
+            from idnopt.sweep.plugins import get_generator
 
             generate = get_generator(self.instance.generator).function
         made = generate(seed=self.seed, **self.instance.params)
@@ -274,7 +282,12 @@ def solve_task(task: Task) -> dict[str, Any]:
     started = time.perf_counter()
     target = task.make_instance()
     generated = time.perf_counter()
-    options = solver.call_options(task.seed)
+    solves_program = True
+    if not isinstance(target, Program):
+        from idnopt.family import get_family
+
+        solves_program = get_family(target.kind).method(solver.method).solves_program
+    options = solver.call_options(task.seed, solves_program=solves_program)
     if isinstance(target, Program):
         method = solver.method or "milp"
         if method not in PROGRAM_METHODS:
@@ -340,7 +353,7 @@ def execute_task(task: Task) -> dict[str, Any]:
         if runner is None or task.imports:
             load_plugins(task.imports)
         if runner is None:
-            from idnopt.sweep.registry import get_task_kind
+            from idnopt.sweep.plugins import get_task_kind
 
             runner = get_task_kind(task.kind).function
         figures = dict(runner(task))

@@ -1,9 +1,6 @@
-"""Built-in generators a sweep specification can name.
+"""The built-in synthetic generator ``knapsack`` (problem families bring their own).
 
-``idn`` and ``jellybean`` are the problem families' own random-instance
-generators (:func:`idnopt.generators.generate_idn` and
-:func:`idnopt.formulations.jellybean.random_instance`), registered here so that
-the families stay unaware of the sweep engine. ``knapsack`` builds random
+``knapsack`` builds random
 (multi-dimensional) 0-1 knapsack programs in the classic families of Pisinger,
 *Where are the hard knapsack problems?* (2005): uncorrelated, weakly and
 strongly correlated profits. They are small, exact
@@ -16,10 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from idnopt.errors import InputError
-from idnopt.formulations.jellybean import random_instance as random_jellybean
-from idnopt.generators import generate_idn
 from idnopt.program import Program
-from idnopt.sweep.registry import register_generator
+from idnopt.sweep.plugins import register_generator
 
 CORRELATIONS = ("uncorrelated", "weak", "strong")
 
@@ -100,7 +95,3 @@ def knapsack(
 
 
 register_generator("knapsack", knapsack)
-register_generator("idn", generate_idn, summary="random IDN instance on a tree, grid or backbone")
-register_generator(
-    "jellybean", random_jellybean, summary="random JellyBean workflow with tiered workers"
-)

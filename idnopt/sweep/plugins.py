@@ -7,7 +7,10 @@ instance file. A *task kind* is the function that runs one expanded task and
 returns its measured figures; ``solve`` (load or generate an instance, solve
 it, record the metrics) is built in.
 
-Problem families plug in their own generators when they are imported::
+Every registered problem family that declares a generator
+(:attr:`idnopt.family.Family.generator`) is a generator under its kind
+(``generator: idn``), with the parameters it declares. Other generators are
+registered by name::
 
     from idnopt.sweep import register_generator
 
@@ -62,7 +65,7 @@ GENERATORS: dict[str, Registered] = {}
 TASK_KINDS: dict[str, Registered] = {}
 """Registered task kinds by name."""
 
-_PLUGIN_PACKAGES = ("idnopt.sweep.generators", "idnopt.sweep.tasks", "idnopt.formulations")
+_PLUGIN_PACKAGES = ("idnopt.sweep.knapsack", "idnopt.sweep.tasks")
 _plugin_problems: dict[str, str] = {}
 
 
@@ -134,11 +137,51 @@ def load_plugins(modules: tuple[str, ...] | list[str] = ()) -> None:
             _plugin_problems[package] = f"{type(exc).__name__}: {exc}"
         else:
             _plugin_problems[package] = ""
+    _load_family_generators()
     for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise InputError(f"cannot import plug-in module {module!r} ({exc})") from None
+
+
+def _load_family_generators() -> None:
+    """Register each family's declared generator under its kind (once)."""
+    from idnopt.family import families
+
+    try:
+        every = families()
+    except ImportError as exc:  # a family still under construction must not block sweeps
+        _plugin_problems["families"] = f"{type(exc).__name__}: {exc}"
+        return
+    for kind, family in every.items():
+        if family.generator is not None and kind not in GENERATORS:
+            GENERATORS[kind] = Registered(kind, family_generator(kind), family.generator.summary)
+
+
+def family_generator(kind: str) -> Generator:
+    """A sweep generator calling the generator declared by the family of ``kind``.
+
+    Parameters
+    ----------
+    kind : str
+        A registered family with a generator.
+
+    Returns
+    -------
+    callable
+        ``function(seed=..., **params)`` validating ``params`` against the
+        generator's declared parameters and returning the instance.
+    """
+
+    def generate(**params: Any) -> Any:
+        from idnopt.family import get_family
+
+        declared = get_family(kind).generator
+        return declared.run(declared.parameters.parse(params, where=f"generator {kind!r}"))
+
+    generate.__name__ = f"generate_{kind}"
+    return generate
 
 
 def get_generator(name: str) -> Registered:
