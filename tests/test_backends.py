@@ -192,3 +192,59 @@ def test_lazy_labels_are_made_on_demand_and_match_eager_ones():
     assert set(made) <= {0, 1, 2}  # only the labels shown were made
     with pytest.raises(ModelingError, match="axis 0 has 4 entries but 3 labels"):
         Program("short").add_variables("x", 4, labels=[LabelAxis(3, name)])
+
+
+def test_backends_declare_their_capabilities():
+    from idnopt.backends import BACKENDS, Capability
+
+    assert BACKENDS["highs"].can(Capability.CONFLICT) and BACKENDS["highs"].takes_start
+    assert BACKENDS["cvxpy"].can(Capability.CONVEX) and not BACKENDS["cvxpy"].takes_start
+    assert not BACKENDS["pyomo"].can(Capability.CONFLICT)
+    for backend in BACKENDS.values():
+        assert backend.can(Capability.LINEAR) and backend.availability() is None
+
+
+@pytest.mark.parametrize("backend", ["pyomo", "cvxpy"])
+def test_conflicts_are_searched_through_the_backend_that_ran(backend, monkeypatch):
+    from idnopt.backends.highs import HighsBackend
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("HiGHS must not be asked")
+
+    monkeypatch.setattr(HighsBackend, "irreducible_subsystem", refuse)
+    monkeypatch.setattr(HighsBackend, "solve", refuse)
+    result = solve_program(integrality_only_conflict(), backend)
+    assert result.conflict == ["odd (with integrality)"]
+
+
+def test_a_backend_that_cannot_search_conflicts_says_so(monkeypatch):
+    from idnopt.backends import BACKENDS, Capability
+
+    pyomo = BACKENDS["pyomo"]
+    monkeypatch.setattr(type(pyomo), "capabilities", frozenset({Capability.LINEAR}))
+    monkeypatch.setattr(type(pyomo), "accepts", lambda self, program: None)
+    result = solve_program(integrality_only_conflict(), "pyomo")
+    assert result.status == Status.INFEASIBLE
+    assert "cannot search the conflicting constraints" in result.message
+
+
+def test_reduction_chains_keep_no_state():
+    from idnopt.reductions import Chain, Relax, ToMinimization
+
+    chain = Chain([Relax(), ToMinimization()])
+    first, _ = knapsack()
+    second = integrality_only_conflict()
+    reduced_first, inverse_first = chain.apply(first)
+    reduced_second, inverse_second = chain.apply(second)
+    assert len(inverse_first) == 2 and len(inverse_second) == 1  # the second is a minimisation
+    result = solve_program(reduced_first, "highs")
+    back = chain.invert(result, inverse_first)
+    assert back.relaxed and back.objective == pytest.approx(-result.objective)
+
+
+def test_time_limit_bounds_the_conflict_search_too():
+    import time
+
+    started = time.perf_counter()
+    solve_program(integrality_only_conflict(), "pyomo", time_limit=5.0)
+    assert time.perf_counter() - started < 5.5
