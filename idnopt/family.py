@@ -71,6 +71,44 @@ class Generator:
 
 
 @dataclass(frozen=True)
+class Simulation:
+    """A family's discrete-event simulation of its instances under named policies.
+
+    Attributes
+    ----------
+    run : callable
+        ``run(instance, policy, parameters) -> Result``: simulate ``instance``
+        with the named policy; the result carries per-class metrics and tables
+        (latency samples, time series) in the instance's words.
+    policies : tuple of str
+        Policy names ``idnopt simulate --policy`` accepts; the first is the default.
+    parameters : type of Parameters
+        Simulation options (duration, seed, warm-up…), validated like a method's.
+    summary : str
+        One line for listings.
+    """
+
+    run: Callable[[Any, str, Any], Result]
+    policies: tuple[str, ...]
+    parameters: type[Parameters]
+    summary: str
+
+    def simulate(self, instance: Instance, policy: str | None = None, **values: Any) -> Result:
+        """Validate ``values`` and the policy name, then run the simulation.
+
+        Raises
+        ------
+        InputError
+            For an unknown policy or an invalid option.
+        """
+        policy = policy or self.policies[0]
+        if policy not in self.policies:
+            raise InputError(f"unknown policy {policy!r}; choose one of {', '.join(self.policies)}")
+        parameters = self.parameters.parse(values, where=f"simulation with policy {policy!r}")
+        return self.run(instance, policy, parameters)
+
+
+@dataclass(frozen=True)
 class Family:
     """A problem family.
 
@@ -95,6 +133,8 @@ class Family:
         equal instance.
     generator : Generator, optional
         Random instances (``idnopt generate KIND`` and sweeps).
+    simulation : Simulation, optional
+        Discrete-event simulation under named policies (``idnopt simulate``).
     sense : {"maximize", "minimize"}
         Direction of the objective (which side of it a bound lies on).
     """
@@ -107,6 +147,7 @@ class Family:
     evaluate: Callable[[Instance, Result], float] | None = None
     to_document: Callable[[Instance], dict[str, Any]] | None = None
     generator: Generator | None = None
+    simulation: Simulation | None = None
     sense: str = "maximize"
     _by_name: Mapping[str, Method] = field(init=False, repr=False, compare=False)
 
