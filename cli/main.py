@@ -209,7 +209,8 @@ def _exit_code(result) -> int:
     "--time-limit",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds; the best solution found so far is returned with its gap.",
+    help="Seconds for the whole call (bounds, solves, explanations, decoding); "
+    "the best solution found so far is returned with its gap.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(

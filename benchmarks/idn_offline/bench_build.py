@@ -3,7 +3,7 @@
 idnopt (vectorised candidates + Program blocks + HiGHS ``passModel``) side by
 side with the same MILP written the usual Pyomo way (``pyomo_reference.py``)
 and with linopy (``linopy_reference.py``), on instances of
-:func:`idnopt.generators.generate_idn` up to 1,000 nodes × 100 models × 10,000
+:func:`idnopt.formulations.idn.generate_idn` up to 1,000 nodes × 100 models × 10,000
 request classes.
 
 Measured per instance (seconds):

@@ -2,7 +2,7 @@
 
 The tasks are the sweep specification ``quality.yaml`` next to this script, run
 by the sweep engine (:func:`idnopt.sweep.run_sweep`, resumable, ``--jobs`` worker
-processes): for each seed, one instance of :func:`idnopt.generators.generate_idn`
+processes): for each seed, one instance of :func:`idnopt.formulations.idn.generate_idn`
 (tree, 100 nodes, 10 models, 1,000 request classes, where the MILP solves in a
 few seconds) solved with ``method="milp"`` (exact, HiGHS default relative gap
 1e-4), ``"rounding"`` (DepRound of the LP optimum per node, repair, greedy fill;
