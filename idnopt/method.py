@@ -147,6 +147,7 @@ class Call:
         phase: str = "solve",
         relax: bool | None = None,
         backend: str | None = None,
+        share: float = 1.0,
         **overrides: Any,
     ) -> Result:
         """Solve ``program`` with the time that is left, booked under ``phase``.
@@ -161,6 +162,9 @@ class Call:
             Solve the relaxation (default: the call's ``relax``).
         backend : str, optional
             Another backend than the call's (e.g. HiGHS for an auxiliary LP).
+        share : float
+            Fraction of the remaining time this solve may use (an auxiliary
+            bound leaves the rest to the main solve).
         **overrides
             Options of :func:`idnopt.backends.solve_program` replacing the call's.
 
@@ -173,12 +177,15 @@ class Call:
 
         options = self.solver.model_dump()
         options.update(overrides)
+        seconds = self.budget.solver_time()
+        if seconds is not None:
+            seconds *= share
         with self.budget.phase(phase):
             return solve_program(
                 program,
                 backend or self.backend,
                 relax=self.relax if relax is None else relax,
-                time_limit=self.budget.solver_time(),
+                time_limit=seconds,
                 **options,
             )
 

@@ -32,7 +32,7 @@ from idnopt.formulations.idn.schema import IdnInstance
 from idnopt.formulations.idn.writing import instance_to_dict, refer_to_profile
 from idnopt.method import Call, Method, Parameters
 from idnopt.program import Program
-from idnopt.result import Result, Status
+from idnopt.result import Result, Status, relative_gap
 
 
 class BoundParameters(Parameters):
@@ -60,10 +60,14 @@ def _candidates(instance: IdnInstance, call: Call) -> Candidates:
         return build_candidates(instance)
 
 
+BOUND_SHARE = 0.5
+"""Most of the remaining time the LP bound may take when it precedes another solve."""
+
+
 def _lp_bound(instance: IdnInstance, candidates: Candidates, call: Call) -> Result:
     with call.phase("build"):
         program = build_program(candidates, capacity=instance.capacity, relax=True)
-    return call.solve(program, phase="bound", relax=False)
+    return call.solve(program, phase="bound", relax=False, share=BOUND_SHARE)
 
 
 def _finish(
@@ -79,7 +83,12 @@ def _finish(
         result.build_seconds if result.solver != "heuristic" else 0.0
     )
     with call.phase("decode"):
-        return decode(instance, candidates, result, relaxation, time_limit=call.budget.remaining())
+        result = decode(
+            instance, candidates, result, relaxation, time_limit=call.budget.remaining()
+        )
+    if result.gap is None and result.has_solution:
+        result.gap = relative_gap(result.objective, result.bound)
+    return result
 
 
 def run_milp(instance: IdnInstance, parameters: BoundParameters, call: Call) -> Result:
@@ -88,10 +97,22 @@ def run_milp(instance: IdnInstance, parameters: BoundParameters, call: Call) -> 
     relaxation = _lp_bound(instance, candidates, call) if parameters.bound else None
     with call.phase("build"):
         program = build_program(candidates, capacity=instance.capacity)
+    start = None
     options = {}
-    if call.solver.initial_values is None and get_backend(call.backend).takes_start:
-        options["initial_values"] = _start(program, candidates, relaxation)
+    if call.solver.initial_values is None:
+        start = _start(program, candidates, relaxation)
+        if get_backend(call.backend).takes_start:
+            options["initial_values"] = start
     result = call.solve(program, phase="solve", relax=False, **options)
+    if not result.has_solution and result.status == Status.TIME_LIMIT and start is not None:
+        # stopped before the solver held an incumbent: the start is one, feasible by construction
+        block = program.variables["x"]
+        result.values["x"] = start[block.start : block.start + block.size].reshape(block.shape)
+        result.labels.setdefault("x", block.labels)
+        result.message = (result.message + "; " if result.message else "") + (
+            "stopped before the solver found an incumbent: the integral part of the LP "
+            "optimum is returned"
+        )
     return _finish(instance, candidates, result, relaxation, call, "milp")
 
 
@@ -117,7 +138,7 @@ def _start(program: Program, candidates: Candidates, relaxation: Result | None) 
     return start
 
 
-def run_relaxation(instance: IdnInstance, parameters: BoundParameters, call: Call) -> Result:
+def run_relaxation(instance: IdnInstance, parameters: Parameters, call: Call) -> Result:
     """LP relaxation: the concave bound L*."""
     candidates = _candidates(instance, call)
     with call.phase("build"):
@@ -296,7 +317,7 @@ METHODS = (
         "relaxation",
         "LP relaxation of the MILP: the concave bound L*",
         run_relaxation,
-        BoundParameters,
+        Parameters,
         solves_program=True,
         exact=True,
     ),

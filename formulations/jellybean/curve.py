@@ -3,14 +3,15 @@
 :func:`accuracy_sweep` solves the instance for a range of accuracy targets
 (by default every distinct accuracy in the table, where the cost changes),
 optionally alongside the heuristic, and names the point where the target
-becomes unreachable. :meth:`AccuracySweep.plot` needs matplotlib, imported only
-when called.
+becomes unreachable. :meth:`AccuracySweep.plot` draws it with
+:func:`idnopt.report.line_plot` (matplotlib, imported only when called).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,13 +67,13 @@ class AccuracySweep:
 
         return pd.DataFrame(self.rows)
 
-    def plot(self, path: str | None = None, title: str | None = None) -> Figure:
+    def plot(self, path: str | Path | None = None, title: str | None = None) -> Figure:
         """Plot cost against the accuracy target (matplotlib, Agg canvas).
 
         Parameters
         ----------
-        path : str, optional
-            Save the figure there (PNG, SVG or PDF by extension).
+        path : str or Path, optional
+            Save the figure there, atomically (PNG, SVG or PDF by extension).
         title : str, optional
             Figure title.
 
@@ -81,56 +82,41 @@ class AccuracySweep:
         matplotlib.figure.Figure
             The figure.
         """
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from idnopt.report import Reference, Series, line_plot
 
-        figure = Figure(figsize=(6.4, 4.0))
-        FigureCanvasAgg(figure)
-        ax = figure.add_subplot()
         solved = [r for r in self.rows if r["cost_per_hour"] is not None]
-        ax.step(
-            [r["target"] for r in solved],
-            [r["cost_per_hour"] for r in solved],
-            where="pre",
-            marker="o",
-            label=f"exact MILP ({self.routing})",
-        )
+        series = [
+            Series(
+                f"exact MILP ({self.routing})",
+                [r["target"] for r in solved],
+                [r["cost_per_hour"] for r in solved],
+                kind="step",
+            )
+        ]
         compared = [r for r in self.rows if r.get("heuristic_cost") is not None]
         if compared:
-            ax.plot(
-                [r["target"] for r in compared],
-                [r["heuristic_cost"] for r in compared],
-                "x",
-                color="C3",
-                label="beam search + greedy",
+            series.append(
+                Series(
+                    "beam search + greedy",
+                    [r["target"] for r in compared],
+                    [r["heuristic_cost"] for r in compared],
+                    kind="points",
+                    marker="x",
+                )
             )
+        references = []
         if self.best_reachable_accuracy is not None:
-            ax.axvline(self.best_reachable_accuracy, color="grey", linestyle="--")
-            ax.annotate(
-                f"infeasible above {self.best_reachable_accuracy:.4g} ",
-                (self.best_reachable_accuracy, 0.03),
-                xycoords=("data", "axes fraction"),
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                color="grey",
-            )
-        ax.set_xlabel("end-to-end accuracy target")
-        ax.set_ylabel("cost ($/h)")
-        ax.set_title(title or "cost-accuracy curve")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
-        figure.tight_layout()
-        if path is not None:
-            from io import BytesIO
-
-            from idnopt.documents import write_atomic
-
-            buffer = BytesIO()
-            suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else "png"
-            figure.savefig(buffer, format=suffix, dpi=120)
-            write_atomic(path, buffer.getvalue())
-        return figure
+            best = self.best_reachable_accuracy
+            references.append(Reference.vertical(best, note=f"infeasible above {best:.4g} "))
+        return line_plot(
+            series,
+            "end-to-end accuracy target",
+            "cost ($/h)",
+            title or "cost-accuracy curve",
+            path,
+            references=references,
+            legend_loc="upper left",
+        )
 
 
 def accuracy_sweep(

@@ -36,7 +36,7 @@ class HeuristicParameters(Parameters):
         "flows", description="routing rule the plan is optimised and priced under"
     )
     target: float | None = Field(
-        None, ge=0, le=1, description="accuracy target (default: the instance's)"
+        None, ge=0, le=1, description="accuracy target (None: the instance's)"
     )
     beam_width: int = Field(3, ge=1, description="beam width of the combination search")
 

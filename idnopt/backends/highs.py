@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -156,6 +157,31 @@ def _new_highs(options: SolveOptions):
     return highs
 
 
+def enforce_deadline(highs, deadline: float) -> None:
+    """Interrupt a HiGHS run at a wall-clock ``deadline`` (``time.perf_counter`` seconds).
+
+    HiGHS's own ``time_limit`` is checked between phases and can be overrun by
+    a presolve, a long LP at the root or the completion of a partial start;
+    its interrupt callbacks (simplex, interior point, MIP) are polled far more
+    often, so a deadline set here holds the whole call's budget. An
+    interrupted run keeps its incumbent and bound.
+
+    Parameters
+    ----------
+    highs : highspy.Highs
+        The solver object, before ``run``.
+    deadline : float
+        ``time.perf_counter()`` value after which the run stops.
+    """
+
+    def interrupt_when_late(event) -> None:
+        if time.perf_counter() >= deadline:
+            event.interrupt()
+
+    for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
+        event.subscribe(interrupt_when_late)
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -186,6 +212,8 @@ class HighsBackend(Backend):
 
     def run(self, program: Program, model, options: SolveOptions) -> Outcome:  # noqa: D102
         highs = model
+        if options.time_limit is not None:
+            enforce_deadline(highs, time.perf_counter() + float(options.time_limit))
         highs.run()
         return _outcome(highs, program)
 
@@ -246,6 +274,7 @@ def _outcome(highs, program: Program) -> Outcome:
         codes.kUnbounded: Termination.UNBOUNDED,
         codes.kUnboundedOrInfeasible: Termination.INFEASIBLE_OR_UNBOUNDED,
         codes.kTimeLimit: Termination.TIME_LIMIT,
+        codes.kInterrupt: Termination.TIME_LIMIT,
     }.get(model_status, Termination.OTHER)
     solution = highs.getSolution()
     bound = None
@@ -258,7 +287,11 @@ def _outcome(highs, program: Program) -> Outcome:
         objective=info.objective_function_value if has_incumbent else None,
         bound=bound,
         row_duals=np.asarray(solution.row_dual) if solution.dual_valid else None,
-        message=highs.modelStatusToString(model_status),
+        message=(
+            "Time limit reached (wall-clock deadline)"
+            if model_status == codes.kInterrupt
+            else highs.modelStatusToString(model_status)
+        ),
     )
 
 

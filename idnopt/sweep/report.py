@@ -7,7 +7,8 @@
 * :func:`ratios` — each task's metric divided by a reference solver's on the
   same instance and seed.
 * :func:`plot_quality`, :func:`plot_time_scaling`, :func:`plot_ratio` —
-  matplotlib figures (median line, IQR band) versus an instance parameter.
+  figures (median line, IQR band) versus an instance parameter, drawn by
+  :mod:`idnopt.report` (matplotlib, imported when a figure is drawn).
 * :func:`write_report` — all of it into a folder (CSV tables and figures).
 
 Failed tasks are counted but excluded from statistics. Column names may be
@@ -18,14 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from idnopt.errors import InputError
+from idnopt.report import PowerLaw, Reference, Series, line_plot, save_figure, scaling_plot
 from idnopt.sweep.store import DESCRIPTIVE
 from idnopt.sweep.tasks import FAILED
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 PLOTS = ("quality", "time", "ratio")
 """Figures :func:`write_report` can draw."""
@@ -269,36 +274,35 @@ def ratios(
 
 
 # -- figures ---------------------------------------------------------------------------
-def _figure(ax):
-    if ax is not None:
-        return ax.figure, ax
-    from matplotlib.figure import Figure
+def _band_series(
+    frame: pd.DataFrame, x: str, y: str, keys: list[str], logy: bool = False
+) -> tuple[list[tuple[Any, Series]], list[str] | None]:
+    """Median and IQR of ``y`` versus ``x`` per group, as series for :mod:`idnopt.report`.
 
-    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
-    return figure, figure.add_subplot()
-
-
-def _band_lines(ax, frame: pd.DataFrame, x: str, y: str, keys: list[str], logy: bool = False):
-    """Median line and IQR band of ``y`` versus ``x`` for each group; returns the groups drawn."""
+    Returns the (group key, series) pairs and, for a non-numeric ``x``, its
+    values in order of first appearance (``None`` for a numeric ``x``).
+    """
     numeric_x = pd.api.types.is_numeric_dtype(frame[x])
     data = frame[keys + [x, y]].copy()
     data[y] = pd.to_numeric(data[y], errors="coerce")
     data = data.dropna(subset=[y])
     if logy:
         data = data[data[y] > 0]
+    categories = None
     if not numeric_x:
         categories = list(dict.fromkeys(data[x].astype(str)))
         data[x] = data[x].astype(str).map({c: i for i, c in enumerate(categories)})
-        ax.set_xticks(range(len(categories)), categories)
     drawn = []
     for key, group in data.groupby(keys, dropna=False, sort=True):
         stats = group.groupby(x)[y].quantile([0.25, 0.5, 0.75]).unstack()
         if stats.empty:
             continue
-        (line,) = ax.plot(stats.index, stats[0.5], marker="o", label=_group_label(key))
-        ax.fill_between(stats.index, stats[0.25], stats[0.75], alpha=0.2, color=line.get_color())
-        drawn.append((key, line))
-    return drawn
+        positions = stats.index.to_numpy()
+        xs = [categories[int(p)] for p in positions] if categories is not None else positions
+        label = _group_label(key)
+        series = Series(label, xs, stats[0.5], low=stats[0.25], high=stats[0.75])
+        drawn.append((key, series))
+    return drawn, categories
 
 
 def plot_quality(
@@ -307,7 +311,7 @@ def plot_quality(
     y: str = "objective",
     by: str | Sequence[str] = "solver",
     ax: Any = None,
-):
+) -> Figure:
     """Median (line) and interquartile range (band) of a metric versus an instance parameter.
 
     Parameters
@@ -328,12 +332,15 @@ def plot_quality(
     matplotlib.figure.Figure
     """
     x, y = resolve_column(frame, x), resolve_column(frame, y)
-    figure, ax = _figure(ax)
-    _band_lines(ax, _succeeded(frame), x, y, _columns(frame, by))
-    ax.set(xlabel=_display(x), ylabel=y, title=f"{y} versus {_display(x)} (median, IQR)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    return figure
+    drawn, categories = _band_series(_succeeded(frame), x, y, _columns(frame, by))
+    return line_plot(
+        [series for _, series in drawn],
+        _display(x),
+        y,
+        f"{y} versus {_display(x)} (median, IQR)",
+        categories=categories,
+        ax=ax,
+    )
 
 
 def plot_time_scaling(
@@ -342,7 +349,7 @@ def plot_time_scaling(
     y: str = "wall_seconds",
     by: str | Sequence[str] = "solver",
     ax: Any = None,
-):
+) -> Figure:
     """Time versus size on log–log axes, with each group's fitted exponent in the legend.
 
     Parameters
@@ -366,35 +373,25 @@ def plot_time_scaling(
     keys = _columns(frame, by)
     if not pd.api.types.is_numeric_dtype(frame[x]):
         raise InputError(f"time scaling needs a numeric size column; {x!r} is not numeric")
-    figure, ax = _figure(ax)
     data = _succeeded(frame)
     data = data[pd.to_numeric(data[x], errors="coerce") > 0]
-    drawn = _band_lines(ax, data, x, y, keys, logy=True)
-    fits = scaling_exponents(data, x, y, keys).set_index(keys)
-    for key, line in drawn:
-        fit = fits.loc[key if len(keys) > 1 else key[0]]
-        if np.isfinite(fit["exponent"]):
-            sizes = np.geomspace(*_span(data, x, keys, key), 20)
-            ax.plot(
-                sizes,
-                fit["coefficient"] * sizes ** fit["exponent"],
-                linestyle="--",
-                color=line.get_color(),
-                linewidth=1,
-            )
-            line.set_label(
-                f"{_group_label(key)}: ∝ {x.removeprefix('param.')}^{fit['exponent']:.2f}"
-            )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set(
-        xlabel=_display(x),
-        ylabel=f"{y} (log)",
-        title=f"{y} versus {_display(x)}, fitted power laws",
+    drawn, _ = _band_series(data, x, y, keys, logy=True)
+    table = scaling_exponents(data, x, y, keys).set_index(keys)
+    fits = {}
+    for key, series in drawn:
+        fit = table.loc[key if len(keys) > 1 else key[0]]
+        fits[series.name] = PowerLaw(
+            float(fit["coefficient"]), float(fit["exponent"]), _span(data, x, keys, key)
+        )
+    return scaling_plot(
+        [series for _, series in drawn],
+        fits,
+        _display(x),
+        f"{y} (log)",
+        f"{y} versus {_display(x)}, fitted power laws",
+        variable=x.removeprefix("param."),
+        ax=ax,
     )
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    return figure
 
 
 def _span(frame: pd.DataFrame, x: str, keys: list[str], key: Any) -> tuple[float, float]:
@@ -411,7 +408,7 @@ def plot_ratio(
     metric: str = "objective",
     by: str = "solver",
     ax: Any = None,
-):
+) -> Figure:
     """Ratio of each solver's metric to the reference solver's, versus an instance parameter.
 
     Parameters
@@ -436,18 +433,16 @@ def plot_ratio(
     x = resolve_column(frame, x)
     compared = ratios(frame, reference, metric, by)
     compared = compared[compared[by] != reference]
-    figure, ax = _figure(ax)
-    _band_lines(ax, compared, x, "ratio", [by])
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set(
-        xlabel=_display(x),
-        ylabel=f"{metric} / {metric} of {reference}",
-        title=f"{metric} relative to {reference} (median, IQR)",
+    drawn, categories = _band_series(compared, x, "ratio", [by])
+    return line_plot(
+        [series for _, series in drawn],
+        _display(x),
+        f"{metric} / {metric} of {reference}",
+        f"{metric} relative to {reference} (median, IQR)",
+        references=[Reference.horizontal(1.0)],
+        categories=categories,
+        ax=ax,
     )
-    ax.grid(True, alpha=0.3)
-    if compared[by].nunique():
-        ax.legend(fontsize="small")
-    return figure
 
 
 def write_report(
@@ -526,9 +521,7 @@ def write_report(
             figure = plot_ratio(frame, x, reference, y, by_column)
             table = ratio_summary(frame, x, reference, y, by_column)
             written["ratios"] = write_atomic(folder / "ratios.csv", table.to_csv(index=False))
-        path = folder / f"{plot}.{image_format}"
-        figure.savefig(path, dpi=150)
-        written[plot] = path
+        written[plot] = save_figure(figure, folder / f"{plot}.{image_format}")
     return written
 
 
