@@ -126,10 +126,7 @@ def serving(candidates: Candidates, allocation: np.ndarray) -> np.ndarray:
         Requests/s per candidate; what a class's candidates leave of its rate
         goes to the repository.
     """
-    x = _allocation_per_candidate(candidates, allocation)
-    cumulative = _grouped_cumsum(candidates.capacity * x, candidates.start)
-    rate = candidates.rate[candidates.request]
-    capped = np.minimum(rate, cumulative)
+    capped = cumulative_served(candidates, allocation)
     before = np.concatenate([[0.0], capped[:-1]])
     firsts = candidates.start[:-1][np.diff(candidates.start) > 0]
     before[firsts] = 0.0
