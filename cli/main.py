@@ -53,7 +53,7 @@ class App(click.Group):
         try:
             return super().invoke(ctx)
         except IdnoptError as exc:
-            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            print_error(exc)
             ctx.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -86,6 +86,15 @@ class App(click.Group):
             ctx.exit(EXIT_ERROR)
 
 
+def print_error(error: Exception) -> None:
+    """Print an error to standard error: one line per problem it carries."""
+    from idnopt.errors import InputError
+
+    lines = error.lines() if isinstance(error, InputError) else [str(error)]
+    for line in lines:
+        errors.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
 def _version() -> str:
     from idnopt import __version__
 
@@ -106,6 +115,7 @@ def _format(value: Any) -> str:
     if isinstance(value, float):
         if value != value:
             return "-"
+        value += 0.0  # no negative zero
         if abs(value) >= 1e5 or (0 < abs(value) < 1e-3):
             return f"{value:.4g}"
         return f"{value:,.4f}".rstrip("0").rstrip(".")
@@ -187,7 +197,7 @@ def _exit_code(result) -> int:
 
 
 @app.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--method",
     "-m",
@@ -299,7 +309,7 @@ def solve(
 
 
 @app.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
     """Check instance FILES: syntax, fields, units and cross-references."""
     import idnopt
@@ -310,7 +320,7 @@ def validate(files: tuple[Path, ...]) -> None:
             instance = idnopt.load(file)
         except IdnoptError as exc:
             failed += 1
-            errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            print_error(exc)
             continue
         console.print(f"[green]ok[/] {escape(str(file))} ({instance.kind})", highlight=False)
     sys.exit(EXIT_ERROR if failed else EXIT_OK)

@@ -63,21 +63,121 @@ class Document:
         )
 
 
-def _walk(node: yaml.Node, prefix: tuple[str | int, ...], lines: dict) -> None:
-    lines[prefix] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            lines[prefix + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, prefix + (key,), lines)
-            lines[prefix + (key,)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, prefix + (index,), lines)
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+"""Largest instance or specification file read (64 MiB)."""
+
+MAX_NODES = 2_000_000
+"""Most values a document may hold once YAML aliases are expanded (refuses alias bombs)."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted."""
+
+STANDARD_INPUT = "-"
+"""Path that means: read the document from standard input."""
+
+try:  # the C loader parses large files an order of magnitude faster
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+class _LineMap:
+    """Walks a composed YAML tree once: lines of every location, with budgets and duplicates."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[tuple[str | int, ...], int] = {}
+        self.nodes = 0
+
+    def walk(self, node: yaml.Node, prefix: tuple[str | int, ...] = ()) -> None:
+        self.nodes += 1
+        line = node.start_mark.line + 1
+        if self.nodes > MAX_NODES:
+            raise InputError(
+                f"document holds more than {MAX_NODES:,} values once YAML aliases are "
+                "expanded; write the data out without aliases",
+                path=self.path,
+                line=line,
+            )
+        if len(prefix) > MAX_DEPTH:
+            raise InputError(
+                f"document is nested more than {MAX_DEPTH} levels deep",
+                path=self.path,
+                line=line,
+            )
+        self.lines.setdefault(prefix, line)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                key_line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise InputError(
+                        f"duplicate key {key!r} (lines {seen[key]} and {key_line}); "
+                        "keep one of them",
+                        path=self.path,
+                        line=key_line,
+                    )
+                seen[key] = key_line
+                self.walk(value_node, prefix + (key,))
+                self.lines[prefix + (key,)] = key_line
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, prefix + (index,))
+
+
+def _read_text(path: Path) -> str:
+    """The text of a regular file (or of standard input for ``-``), within the size limit."""
+    import stat
+    import sys
+
+    if str(path) == STANDARD_INPUT:
+        text = sys.stdin.read(MAX_DOCUMENT_BYTES + 1)
+        if len(text) > MAX_DOCUMENT_BYTES:
+            raise InputError(f"larger than {MAX_DOCUMENT_BYTES // 2**20} MiB", path="<stdin>")
+        return text
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", path=path) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError("is a directory, expected a YAML or JSON file", path=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file (a pipe or device?); give a file or '-'", path=path)
+    if info.st_size > MAX_DOCUMENT_BYTES:
+        raise InputError(
+            f"file is {info.st_size / 2**20:.0f} MiB; at most "
+            f"{MAX_DOCUMENT_BYTES // 2**20} MiB is read",
+            path=path,
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", path=path) from None
+
+
+def _duplicate_free(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {key!r}")
+        data[key] = value
+    return data
 
 
 def read_document(path: str | Path) -> Document:
     """Read a YAML or JSON file into plain data, keeping line numbers.
+
+    The file is parsed once (with libyaml's C parser when PyYAML has it); the
+    composed tree gives every location's line. Files larger than
+    :data:`MAX_DOCUMENT_BYTES`, documents that expand to more than
+    :data:`MAX_NODES` values through aliases or nest deeper than
+    :data:`MAX_DEPTH`, duplicate keys, directories, pipes and devices are
+    refused with one located message. ``-`` reads standard input.
 
     Parameters
     ----------
@@ -92,41 +192,46 @@ def read_document(path: str | Path) -> Document:
     Raises
     ------
     InputError
-        If the file is missing, unreadable, empty or not valid YAML/JSON.
+        If the file is missing, unreadable, empty, too large or not valid YAML/JSON.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a YAML or JSON file", path=path) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror})", path=path) from None
+    text = _read_text(path)
+    shown = Path("<stdin>") if str(path) == STANDARD_INPUT else path
     if not text.strip():
-        raise InputError("file is empty", path=path)
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    lines: dict[tuple[str | int, ...], int] = {}
+        raise InputError("file is empty", path=shown)
+    line_map = _LineMap(shown)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if path.suffix.lower() != ".json":
-            data = yaml.safe_load(text)
+        if path.suffix.lower() == ".json":
+            try:
+                data = json.loads(text, object_pairs_hook=_duplicate_free)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg}", path=shown, line=exc.lineno) from None
+            except ValueError as exc:
+                raise InputError(str(exc), path=shown) from None
+            node = yaml.compose(text, Loader=_Loader)
+            if node is not None:
+                line_map.walk(node)
+        else:
+            loader = _Loader(text)
+            try:
+                node = loader.get_single_node()
+                if node is not None:
+                    line_map.walk(node)  # budgets before building any data
+                data = loader.construct_document(node) if node is not None else None
+            finally:
+                loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
         problem = exc.problem or exc.context or "syntax error"
-        raise InputError(f"invalid YAML: {problem}", path=path, line=line) from None
+        raise InputError(f"invalid YAML: {problem}", path=shown, line=line) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked YAML errors are rare
-        raise InputError(f"invalid YAML: {exc}", path=path) from None
-    if node is not None:
-        _walk(node, (), lines)
-    return Document(path=path, data=data, lines=lines)
+        raise InputError(f"invalid YAML: {exc}", path=shown) from None
+    except RecursionError:
+        raise InputError(
+            f"document is nested more than {MAX_DEPTH} levels deep", path=shown
+        ) from None
+    return Document(path=shown, data=data, lines=line_map.lines)
 
 
 def _umask() -> int:

@@ -31,6 +31,9 @@ class InputError(IdnoptError, ValueError):
         1-based line number of ``location`` in ``path`` when known.
     more : int, optional
         How many further problems were found but not shown.
+    others : sequence of InputError, optional
+        The further problems themselves, each located (``more`` counts them
+        when it is not given); :meth:`lines` lists all of them.
     """
 
     def __init__(
@@ -41,13 +44,20 @@ class InputError(IdnoptError, ValueError):
         location: str | None = None,
         line: int | None = None,
         more: int = 0,
+        others: Sequence[InputError] = (),
     ) -> None:
         self.message = message
         self.path = None if path is None else str(path)
         self.location = location or None
         self.line = line
-        self.more = more
+        self.others = list(others)
+        self.more = more or len(self.others)
         super().__init__(self.__str__())
+
+    def lines(self) -> list[str]:
+        """Every problem, one line each: this one without the count, then the others."""
+        first = InputError(self.message, path=self.path, location=self.location, line=self.line)
+        return [str(first)] + [str(other) for other in self.others]
 
     def __str__(self) -> str:
         where = []
@@ -68,6 +78,7 @@ class InputError(IdnoptError, ValueError):
             location=self.location,
             line=self.line if line is None else line,
             more=self.more,
+            others=[other.with_path(path) for other in self.others],
         )
 
 

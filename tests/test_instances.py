@@ -226,5 +226,7 @@ def test_cli_reports_each_mistake_on_one_line(tmp_path, tree_text, name, edit, l
         result = CliRunner().invoke(app, [command, str(path)])
         assert result.exit_code == 1, result.output
         lines = [line for line in result.output.splitlines() if line.strip()]
-        assert len(lines) == 1, result.output
+        # every problem of the file on its own located line, this mistake's first
+        assert all(line.startswith(f"error: {path}:") for line in lines), result.output
+        assert len(lines) == len(set(lines)), result.output
         assert "Traceback" not in result.output and words.split("'")[0] in lines[0]

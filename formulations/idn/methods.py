@@ -24,7 +24,12 @@ from idnopt.backends import get_backend, solve_program
 from idnopt.family import Family, Generator
 from idnopt.formulations.idn.candidates import Candidates, build_candidates
 from idnopt.formulations.idn.evaluation import decode, fix_allocation
-from idnopt.formulations.idn.gain import cumulative_served, gain, relaxed_gain
+from idnopt.formulations.idn.gain import (
+    cumulative_served,
+    gain,
+    gain_upper_bound,
+    relaxed_gain,
+)
 from idnopt.formulations.idn.generator import generate_idn
 from idnopt.formulations.idn.heuristics import greedy_allocation, rounded_allocation
 from idnopt.formulations.idn.programs import build_program
@@ -86,6 +91,9 @@ def _finish(
         result = decode(
             instance, candidates, result, relaxation, time_limit=call.budget.remaining()
         )
+    if result.has_solution and result.bound is None and not result.relaxed:
+        # the time limit stopped the LP too: fall back on the bound that needs no solve
+        result.bound = gain_upper_bound(candidates)
     if result.gap is None and result.has_solution:
         result.gap = relative_gap(result.objective, result.bound)
     return result
