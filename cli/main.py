@@ -1,7 +1,8 @@
 """The ``idnopt`` command: solve, validate and describe instance files.
 
 Exit codes: 0 solved (optimal, or a solution within a limit), 1 error (bad
-input, solver failure), 2 usage error, 3 infeasible or unbounded.
+input, solver failure), 2 usage error, 3 infeasible or unbounded, 130
+interrupted (Ctrl-C during a solve still reports and writes the answer so far).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from idnopt.cli.sweep import sweep_command
 from idnopt.errors import IdnoptError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 console = table_console()
 errors = Console(stderr=True)
@@ -59,7 +61,7 @@ class App(click.Group):
             raise
         except KeyboardInterrupt:
             errors.print("interrupted", highlight=False)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
         except ModuleNotFoundError as exc:
             package = (exc.name or "").split(".")[0]
             if package not in OPTIONAL_PACKAGES:
@@ -189,6 +191,8 @@ def _parse_options(pairs: tuple[str, ...], family, method: str | None) -> dict[s
 def _exit_code(result) -> int:
     from idnopt.result import Status
 
+    if result.status == Status.INTERRUPTED:
+        return EXIT_INTERRUPTED
     if result.status in (Status.INFEASIBLE, Status.UNBOUNDED):
         return EXIT_INFEASIBLE
     if result.status == Status.ERROR or not result.has_solution:
@@ -290,9 +294,12 @@ def solve(
         options["verbose"] = True
     if solver:
         options["solver"] = solver
-    result = idnopt.solve(
-        instance, method=method, backend=backend, relax=relax, time_limit=time_limit, **options
-    )
+    from idnopt.budget import interruptible
+
+    with interruptible():  # Ctrl-C stops the solver; the answer so far is still reported
+        result = idnopt.solve(
+            instance, method=method, backend=backend, relax=relax, time_limit=time_limit, **options
+        )
     if output is not None:
         write_atomic(output, result.to_json() + "\n")
     if as_json:

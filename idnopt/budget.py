@@ -9,6 +9,8 @@ result can say where the time went (``Result.timings``).
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +24,43 @@ and for solvers that check their clock only now and then (at most :data:`RESERVE
 
 RESERVE_CAP = 1.0
 """Most seconds held back by :meth:`Budget.solver_time`."""
+
+
+_INTERRUPT = threading.Event()
+
+
+def interrupt_requested() -> bool:
+    """Whether the user asked to stop (Ctrl-C) during an :func:`interruptible` block."""
+    return _INTERRUPT.is_set()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Turn Ctrl-C into a stop request instead of an exception, for the enclosed block.
+
+    Solvers poll :func:`interrupt_requested` (HiGHS from its interrupt
+    callbacks) and return their incumbent; every :class:`Budget` reads as
+    expired, so the remaining steps of a method finish at once and the answer
+    found so far is reported with status ``interrupted``. A second Ctrl-C
+    raises :class:`KeyboardInterrupt` as usual. Outside the main thread this
+    does nothing (signals are delivered to the main thread only).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+        if _INTERRUPT.is_set():
+            raise KeyboardInterrupt
+        _INTERRUPT.set()
+
+    _INTERRUPT.clear()
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Budget:
@@ -55,6 +94,8 @@ class Budget:
 
     def remaining(self) -> float | None:
         """Seconds left (at least :data:`MINIMUM_STEP_SECONDS`), or ``None`` without a limit."""
+        if _INTERRUPT.is_set():
+            return MINIMUM_STEP_SECONDS
         if self.time_limit is None:
             return None
         return max(self.time_limit - self.elapsed, MINIMUM_STEP_SECONDS)
@@ -66,6 +107,8 @@ class Budget:
         the clock, and the answer must still be decoded; the reserve keeps the
         whole call inside ``time_limit``.
         """
+        if _INTERRUPT.is_set():
+            return MINIMUM_STEP_SECONDS
         if self.time_limit is None:
             return None
         reserve = min(RESERVE_FRACTION * self.time_limit, RESERVE_CAP)
@@ -73,7 +116,9 @@ class Budget:
 
     @property
     def expired(self) -> bool:
-        """Whether the limit has been reached."""
+        """Whether the limit has been reached (or the user asked to stop)."""
+        if _INTERRUPT.is_set():
+            return True
         return self.time_limit is not None and self.elapsed >= self.time_limit
 
     def book(self, phase: str, seconds: float) -> None:

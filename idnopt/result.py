@@ -24,18 +24,24 @@ class Status(str, Enum):
     ``optimal``: proven optimal (within the solver's tolerances);
     ``feasible``: a solution without proof of optimality (e.g. a heuristic, or a
     gap limit); ``time_limit``: stopped by the time limit, with the incumbent if
-    one was found; ``infeasible``; ``unbounded``; ``error``.
+    one was found; ``interrupted``: stopped by the user (Ctrl-C), with the
+    incumbent if one was found; ``infeasible``; ``unbounded``; ``error``.
     """
 
     OPTIMAL = "optimal"
     FEASIBLE = "feasible"
     TIME_LIMIT = "time_limit"
+    INTERRUPTED = "interrupted"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     ERROR = "error"
 
     def __str__(self) -> str:
         return self.value
+
+
+ZERO_OBJECTIVE = 1e-9
+"""Objectives smaller than this in magnitude have no relative gap (only an absolute one)."""
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -51,13 +57,18 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     Returns
     -------
     float or None
-        The gap, ``None`` when either value is missing or not finite.
+        The gap, ``None`` when either value is missing or not finite, or when
+        the objective is zero and the bound is not (see :attr:`Result.absolute_gap`).
     """
     if objective is None or bound is None:
         return None
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return None
-    return abs(objective - bound) / max(abs(objective), 1e-10)
+    difference = abs(objective - bound)
+    if abs(objective) < ZERO_OBJECTIVE:
+        # relative to nothing: zero when the bound is met, otherwise undefined
+        return 0.0 if difference < ZERO_OBJECTIVE else None
+    return difference / abs(objective)
 
 
 def _plain(value: Any) -> Any:
@@ -140,12 +151,21 @@ class Result:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
+    def absolute_gap(self) -> float | None:
+        """``|objective - bound|``, defined also where the relative gap is not."""
+        if self.objective is None or self.bound is None:
+            return None
+        difference = abs(self.objective - self.bound)
+        return difference if math.isfinite(difference) else None
+
+    @property
     def has_solution(self) -> bool:
         """Whether a solution (optimal or not) is attached."""
         return self.objective is not None and self.status in (
             Status.OPTIMAL,
             Status.FEASIBLE,
             Status.TIME_LIMIT,
+            Status.INTERRUPTED,
         )
 
     def value(self, block: str) -> np.ndarray:
@@ -185,6 +205,7 @@ class Result:
             "objective": self.objective,
             "bound": self.bound,
             "gap": self.gap,
+            "absolute_gap": self.absolute_gap,
             "relaxed": self.relaxed,
             "backend": self.backend,
             "solver": self.solver,

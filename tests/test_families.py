@@ -61,7 +61,8 @@ def test_one_second_budget_returns_the_incumbent_of_a_milp_that_cannot_finish():
     wall = time.perf_counter() - started
     assert wall <= 1.5, wall
     assert result.status == Status.TIME_LIMIT
-    assert result.has_solution and result.gap is not None and result.gap > 0
+    assert result.has_solution and result.bound is not None
+    assert result.absolute_gap is not None and result.absolute_gap > 0
     # objective and metrics describe the same incumbent
     assert result.objective == pytest.approx(result.metrics["gain"], rel=1e-9)
     assert set(result.timings) >= {"build", "bound", "solve", "decode", "total"}
@@ -175,3 +176,27 @@ def test_a_broken_family_is_named_without_hiding_the_others(monkeypatch):
     assert {"idn", "jellybean"} <= set(families())
     with pytest.raises(InputError, match="kind 'broken' could not be loaded from nowhere.module"):
         get_family("broken")
+
+
+def test_ctrl_c_stops_the_solver_and_keeps_the_incumbent():
+    import os
+    import signal
+    import threading
+
+    from idnopt.budget import interruptible
+    from idnopt.formulations.idn import generate_idn
+
+    instance = generate_idn("geant", models=20, request_classes=5000, seed=1)
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    with interruptible():
+        timer.start()
+        result = idnopt.solve(instance)
+    wall = time.perf_counter() - started
+    timer.cancel()
+    assert result.status == Status.INTERRUPTED, result.status
+    assert wall < 6.0, wall
+    assert result.has_solution and result.bound is not None
+    assert result.objective == pytest.approx(result.metrics["gain"], rel=1e-9)
+    # outside the block Ctrl-C is an ordinary KeyboardInterrupt again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -75,6 +75,7 @@ class Termination(Enum):
     UNBOUNDED = "unbounded"
     INFEASIBLE_OR_UNBOUNDED = "infeasible or unbounded"
     TIME_LIMIT = "time limit"
+    INTERRUPTED = "interrupted"
     OTHER = "other"
 
 
@@ -124,6 +125,7 @@ def status_of(termination: Termination, has_incumbent: bool) -> Status | None:
         Termination.INFEASIBLE: Status.INFEASIBLE,
         Termination.UNBOUNDED: Status.UNBOUNDED,
         Termination.TIME_LIMIT: Status.TIME_LIMIT,
+        Termination.INTERRUPTED: Status.INTERRUPTED,
     }.get(termination)
     if mapped is not None:
         return mapped
@@ -263,6 +265,7 @@ def assemble_result(
         Status.OPTIMAL,
         Status.FEASIBLE,
         Status.TIME_LIMIT,
+        Status.INTERRUPTED,
     )
     if not has_solution:
         objective = None

@@ -157,25 +157,27 @@ def _new_highs(options: SolveOptions):
     return highs
 
 
-def enforce_deadline(highs, deadline: float) -> None:
-    """Interrupt a HiGHS run at a wall-clock ``deadline`` (``time.perf_counter`` seconds).
+def enforce_deadline(highs, deadline: float | None) -> None:
+    """Interrupt a HiGHS run at a wall-clock ``deadline`` or when the user asks to stop.
 
     HiGHS's own ``time_limit`` is checked between phases and can be overrun by
     a presolve, a long LP at the root or the completion of a partial start;
     its interrupt callbacks (simplex, interior point, MIP) are polled far more
-    often, so a deadline set here holds the whole call's budget. An
-    interrupted run keeps its incumbent and bound.
+    often, so a deadline set here holds the whole call's budget. The same
+    callbacks stop the run on Ctrl-C (see :func:`idnopt.budget.interruptible`).
+    An interrupted run keeps its incumbent and bound.
 
     Parameters
     ----------
     highs : highspy.Highs
         The solver object, before ``run``.
-    deadline : float
+    deadline : float, optional
         ``time.perf_counter()`` value after which the run stops.
     """
+    from idnopt.budget import interrupt_requested
 
     def interrupt_when_late(event) -> None:
-        if time.perf_counter() >= deadline:
+        if interrupt_requested() or (deadline is not None and time.perf_counter() >= deadline):
             event.interrupt()
 
     for event in (highs.cbSimplexInterrupt, highs.cbIpmInterrupt, highs.cbMipInterrupt):
@@ -212,8 +214,10 @@ class HighsBackend(Backend):
 
     def run(self, program: Program, model, options: SolveOptions) -> Outcome:  # noqa: D102
         highs = model
+        deadline = None
         if options.time_limit is not None:
-            enforce_deadline(highs, time.perf_counter() + float(options.time_limit))
+            deadline = time.perf_counter() + float(options.time_limit)
+        enforce_deadline(highs, deadline)
         highs.run()
         return _outcome(highs, program)
 
@@ -264,6 +268,8 @@ def _outcome(highs, program: Program) -> Outcome:
     """Read a finished run into an :class:`Outcome`."""
     import highspy
 
+    from idnopt.budget import interrupt_requested
+
     model_status = highs.getModelStatus()
     info = highs.getInfo()
     codes = highspy.HighsModelStatus
@@ -276,6 +282,8 @@ def _outcome(highs, program: Program) -> Outcome:
         codes.kTimeLimit: Termination.TIME_LIMIT,
         codes.kInterrupt: Termination.TIME_LIMIT,
     }.get(model_status, Termination.OTHER)
+    if model_status == codes.kInterrupt and interrupt_requested():
+        termination = Termination.INTERRUPTED
     solution = highs.getSolution()
     bound = None
     if program.is_mip and np.isfinite(info.mip_dual_bound):
@@ -288,7 +296,7 @@ def _outcome(highs, program: Program) -> Outcome:
         bound=bound,
         row_duals=np.asarray(solution.row_dual) if solution.dual_valid else None,
         message=(
-            "Time limit reached (wall-clock deadline)"
+            ("Interrupted by the user" if interrupt_requested() else "Time limit reached")
             if model_status == codes.kInterrupt
             else highs.modelStatusToString(model_status)
         ),
