@@ -237,7 +237,7 @@ class Result:
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - pandas ships with the extras
-            raise ImportError("to_frame needs pandas: pip install pandas") from exc
+            raise ImportError("to_frame needs pandas: pip install 'idnopt[dist]'") from exc
         if table not in self.tables:
             raise KeyError(f"no table {table!r}; known: {sorted(self.tables)}")
         return pd.DataFrame(self.tables[table])

@@ -20,13 +20,34 @@ from idnopt.errors import InputError, SolverError, UnsupportedError
 from idnopt.program import Program
 
 
-def build_pyomo_model(program: Program):
+def _index_names(block, size: int) -> list[str]:
+    """Each entry's label inside its block (``edge-3,resnet50``), made unique and LP-safe."""
+    import re
+
+    names, seen = [], set()
+    prefix = len(block.name) + 1
+    for i in range(size):
+        label = block.label(i)
+        inner = label[prefix:-1] if label.startswith(block.name + "[") else str(i)
+        name = re.sub(r"[^A-Za-z0-9_.,-]", "_", inner) or str(i)
+        while name in seen:
+            name += "_"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def build_pyomo_model(program: Program, *, named: bool = False):
     """Build a ``pyomo.environ.ConcreteModel`` of a linear program.
 
     Parameters
     ----------
     program : Program
         A linear (mixed-integer) program.
+    named : bool
+        Index each block by its entries' labels (``x[edge-3,resnet50]``) instead
+        of positions, so exported ``.lp``/``.mps`` files speak the instance's
+        names; solving uses positions (faster to build).
 
     Returns
     -------
@@ -41,13 +62,15 @@ def build_pyomo_model(program: Program):
     for block in program.variables.values():
         lower = [None if not np.isfinite(v) else float(v) for v in block.lower]
         upper = [None if not np.isfinite(v) else float(v) for v in block.upper]
+        index = _index_names(block, block.size) if named else list(range(block.size))
+        position = {key: i for i, key in enumerate(index)}
         var = pyo.Var(
-            range(block.size),
+            index,
             domain=pyo.Integers if block.integer else pyo.Reals,
-            bounds=lambda _model, i, lo=lower, up=upper: (lo[i], up[i]),
+            bounds=lambda _model, key, lo=lower, up=upper, at=position: (lo[at[key]], up[at[key]]),
         )
         model.add_component(block.name, var)
-        columns.extend(var[i] for i in range(block.size))
+        columns.extend(var[key] for key in index)
     matrix = program.matrix("csr")
     matrix.sum_duplicates()
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
@@ -55,8 +78,11 @@ def build_pyomo_model(program: Program):
 
     for block in program.constraints.values():
 
-        def rule(_model, i, start=block.start):
-            row = start + i
+        rows = _index_names(block, block.size) if named else list(range(block.size))
+        row_of = {key: i for i, key in enumerate(rows)}
+
+        def rule(_model, key, start=block.start, at=row_of):
+            row = start + at[key]
             terms = range(indptr[row], indptr[row + 1])
             if not terms:
                 inside = row_lower[row] <= 0.0 <= row_upper[row]
@@ -70,7 +96,7 @@ def build_pyomo_model(program: Program):
                 return body == float(lower)
             return (lower, body, upper)
 
-        model.add_component(block.name, pyo.Constraint(range(block.size), rule=rule))
+        model.add_component(block.name, pyo.Constraint(rows, rule=rule))
     cost = program.objective
     nonzero = np.flatnonzero(cost)
     expression = (
@@ -108,7 +134,7 @@ def write_model(program: Program, path: str | Path) -> Path:
 
     if not path.parent.is_dir():
         raise InputError("output folder does not exist", path=path.parent)
-    model = build_pyomo_model(program)
+    model = build_pyomo_model(program, named=True)
     with tempfile.TemporaryDirectory() as scratch:
         temporary = Path(scratch) / f"model{path.suffix.lower()}"
         model.write(str(temporary), io_options={"symbolic_solver_labels": True})
