@@ -20,7 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
+from idnopt.cli.console import table_console
+
+console = table_console()
 errors = Console(stderr=True)
 
 PLOT_CHOICES = ("quality", "time", "ratio", "all")

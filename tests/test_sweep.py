@@ -456,3 +456,21 @@ def test_benchmark_specifications_load_and_expand(path):
     spec = load_spec(path)
     tasks = expand(spec)
     assert len(tasks) == len({task.task_id for task in tasks}) > 0
+
+
+def test_grid_groups_sort_by_value_not_as_text():
+    import pandas as pd
+
+    from idnopt.sweep.report import summarize
+
+    frame = pd.DataFrame(
+        {
+            "instance": ["g"] * 4,
+            "param.items": ["100", "200", "25", "50"],
+            "solver": ["milp"] * 4,
+            "status": ["optimal"] * 4,
+            "objective": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    table = summarize(frame, metrics=["objective"])
+    assert table["param.items"].tolist() == ["25", "50", "100", "200"]

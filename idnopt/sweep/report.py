@@ -152,7 +152,28 @@ def summarize(
                 (q3[metric] - q1[metric]).rename(f"{metric}.iqr"),
             ]
     table = pd.concat(parts, axis=1).reset_index()
-    return table.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
+    return table.sort_values(
+        keys, kind="stable", na_position="first", key=natural_order
+    ).reset_index(drop=True)
+
+
+def natural_order(column: pd.Series) -> pd.Series:
+    """Sort key of a group column: numbers by value (25 < 100), even when stored as text.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        A group column (grid values may come back from CSV or JSON as text).
+
+    Returns
+    -------
+    pandas.Series
+        The column as numbers when every value reads as one, else as text.
+    """
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.notna().sum() == column.notna().sum():
+        return numbers
+    return column.astype(str)
 
 
 def scaling_exponents(
