@@ -77,7 +77,6 @@ def build_pyomo_model(program: Program, *, named: bool = False):
     row_lower, row_upper = program.row_bounds()
 
     for block in program.constraints.values():
-
         rows = _index_names(block, block.size) if named else list(range(block.size))
         row_of = {key: i for i, key in enumerate(rows)}
 
