@@ -21,6 +21,7 @@ from rich.table import Table
 
 from idnopt.cli.console import table_console
 from idnopt.cli.generate import generate_command
+from idnopt.cli.online import online_command
 from idnopt.cli.profile import profile_command
 from idnopt.cli.sweep import sweep_command
 from idnopt.errors import IdnoptError
@@ -235,6 +236,12 @@ def _exit_code(result) -> int:
     help="Also write the result as JSON to this file (atomically).",
 )
 @click.option(
+    "--no-timings",
+    is_flag=True,
+    help="Leave wall-clock times out of --json and --output (the same solve then "
+    "writes the same bytes).",
+)
+@click.option(
     "--write-model",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -267,6 +274,7 @@ def solve(
     time_limit: float | None,
     as_json: bool,
     output: Path | None,
+    no_timings: bool,
     write_model: Path | None,
     rows: int,
     family_options: tuple[str, ...],
@@ -301,9 +309,9 @@ def solve(
             instance, method=method, backend=backend, relax=relax, time_limit=time_limit, **options
         )
     if output is not None:
-        write_atomic(output, result.to_json() + "\n")
+        write_atomic(output, result.to_json(timings=not no_timings) + "\n")
     if as_json:
-        click.echo(result.to_json())
+        click.echo(result.to_json(timings=not no_timings))
     else:
         if instance.name:
             console.print(
@@ -393,6 +401,7 @@ def methods(show_options: bool) -> None:
 app.add_command(profile_command, "profile")
 app.add_command(sweep_command, "sweep")
 app.add_command(generate_command, "generate")
+app.add_command(online_command, "online")
 
 
 def main() -> None:

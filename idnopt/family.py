@@ -135,6 +135,10 @@ class Family:
         Random instances (``idnopt generate KIND`` and sweeps).
     simulation : Simulation, optional
         Discrete-event simulation under named policies (``idnopt simulate``).
+    online : callable, optional
+        ``online() -> idnopt.online.OnlineFamily``: the family's online
+        version (policies acting per time slot, traces, hindsight optimum),
+        imported only when asked for (``idnopt online``, :func:`idnopt.online.run`).
     sense : {"maximize", "minimize"}
         Direction of the objective (which side of it a bound lies on).
     """
@@ -148,6 +152,7 @@ class Family:
     to_document: Callable[[Instance], dict[str, Any]] | None = None
     generator: Generator | None = None
     simulation: Simulation | None = None
+    online: Callable[[], Any] | None = None
     sense: str = "maximize"
     _by_name: Mapping[str, Method] = field(init=False, repr=False, compare=False)
 

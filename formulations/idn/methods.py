@@ -352,6 +352,13 @@ METHODS = (
     ),
 )
 
+def load_online() -> Any:
+    """The online version of the family (imported on first use)."""
+    from idnopt.formulations.idn.online import ONLINE
+
+    return ONLINE
+
+
 FAMILY = Family(
     kind="idn",
     summary="IDN model allocation: maximise the serving gain under memory budgets",
@@ -368,6 +375,7 @@ FAMILY = Family(
         header=_header,
         describe=_describe,
     ),
+    online=load_online,
     sense="maximize",
 )
 """The ``idn`` family (entry point ``idnopt.families: idn``)."""

@@ -65,7 +65,7 @@ GENERATORS: dict[str, Registered] = {}
 TASK_KINDS: dict[str, Registered] = {}
 """Registered task kinds by name."""
 
-_PLUGIN_PACKAGES = ("idnopt.sweep.knapsack", "idnopt.sweep.tasks")
+_PLUGIN_PACKAGES = ("idnopt.sweep.knapsack", "idnopt.sweep.tasks", "idnopt.online.sweep")
 _plugin_problems: dict[str, str] = {}
 
 
