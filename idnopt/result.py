@@ -191,13 +191,17 @@ class Result:
             out.append((key, float(values[index])))
         return out
 
-    def to_dict(self, values: bool = False) -> dict[str, Any]:
+    def to_dict(self, values: bool = False, *, timings: bool = True) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable).
 
         Parameters
         ----------
         values : bool
             Include raw variable values and duals per block (can be large).
+        timings : bool
+            Include the wall-clock times (``build_seconds``, ``solve_seconds``,
+            ``timings``); without them, solving the same instance the same way
+            gives the same data every time.
         """
         data = {
             "status": self.status.value,
@@ -220,11 +224,14 @@ class Result:
         if values:
             data["values"] = dict(self.values)
             data["duals"] = dict(self.duals)
+        if not timings:
+            for name in ("build_seconds", "solve_seconds", "timings"):
+                del data[name]
         return _plain(data)
 
-    def to_json(self, values: bool = False, indent: int | None = 2) -> str:
+    def to_json(self, values: bool = False, indent: int | None = 2, *, timings: bool = True) -> str:
         """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(values=values), indent=indent)
+        return json.dumps(self.to_dict(values=values, timings=timings), indent=indent)
 
     def to_frame(self, table: str):
         """One decoded table as a pandas DataFrame (pandas must be installed).
