@@ -61,6 +61,7 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        _INTERRUPT.clear()  # a stop request ends with the block that received it
 
 
 class Budget:

@@ -198,5 +198,8 @@ def test_ctrl_c_stops_the_solver_and_keeps_the_incumbent():
     assert wall < 6.0, wall
     assert result.has_solution and result.bound is not None
     assert result.objective == pytest.approx(result.metrics["gain"], rel=1e-9)
-    # outside the block Ctrl-C is an ordinary KeyboardInterrupt again
+    # outside the block Ctrl-C is an ordinary KeyboardInterrupt again, and budgets run again
+    from idnopt.budget import Budget, interrupt_requested
+
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not interrupt_requested() and Budget(10.0).remaining() > 5.0
