@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+
+import idnopt
 from family_suite import (
     case_id,
     check_budget,
@@ -15,8 +17,6 @@ from family_suite import (
     family_cases,
     method_cases,
 )
-
-import idnopt
 from idnopt.errors import InputError
 from idnopt.family import Family, families, get_family, register, unregister
 from idnopt.instance import Instance
