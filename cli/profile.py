@@ -5,8 +5,12 @@ Example::
     idnopt profile --models resnet50,mobilenet_v3_small --batch 1,8 \
         --precision fp32,fp16 --device cuda --layers -o profiles/mine.json
 
-Prints a summary table (or the profile as JSON with ``--json``) and, with
-``-o``, writes the profile file that instances can refer to.
+Prints a line per model as it is done, then a summary table (or the profile
+as JSON with ``--json``); with ``-o``, writes the profile file that instances
+can refer to after every model (atomically), so an interrupted run keeps the
+models it finished. On a CPU the thread count defaults to the cores left free
+by other work; figures that may not be trusted (wide spread, busy machine)
+are flagged in notes.
 """
 
 from __future__ import annotations
@@ -194,7 +198,12 @@ def _layer_lines(profile: Profile) -> list[str]:
     show_default=True,
     help="On a GPU, time CUDA-graph replays (falls back to eager with a note).",
 )
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads for torch.")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads for torch [default: the cores this process may use, less those "
+    "other work keeps busy].",
+)
 @click.option(
     "--image-size",
     default="224",
@@ -290,6 +299,13 @@ def profile_command(
         ) from None
 
     errors = Console(stderr=True)
+    saved: list[str] = []
+
+    def save(partial: Profile) -> None:
+        if output is not None:
+            save_profile(existing.merged(partial) if existing is not None else partial, output)
+            saved[:] = list(next(iter(partial.hardware.values())).models)
+
     rule = StoppingRule(
         warmup=warmup,
         min_repetitions=min_reps,
@@ -297,22 +313,37 @@ def profile_command(
         max_seconds=max_time,
         relative_tolerance=tolerance,
     )
-    profile = _run_with_progress(
-        errors,
-        profile_models,
-        model_names,
-        batch_sizes=batch_sizes,
-        precisions=precisions,
-        device=device,
-        hardware=hardware,
-        layers=layers,
-        cuda_graphs=cuda_graph,
-        rule=rule,
-        threads=threads,
-        seed=seed,
-        image_size=size,
-        cudnn_benchmark=cudnn_benchmark,
-    )
+    try:
+        profile = _run_with_progress(
+            errors,
+            profile_models,
+            model_names,
+            save,
+            batch_sizes=batch_sizes,
+            precisions=precisions,
+            device=device,
+            hardware=hardware,
+            layers=layers,
+            cuda_graphs=cuda_graph,
+            rule=rule,
+            threads=threads,
+            seed=seed,
+            image_size=size,
+            cudnn_benchmark=cudnn_benchmark,
+        )
+    except KeyboardInterrupt:
+        if saved:
+            errors.print(
+                f"interrupted: {len(saved)} finished model{'s' if len(saved) > 1 else ''} "
+                f"saved in {output}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            errors.print(
+                "interrupted: no model finished, nothing saved", highlight=False, soft_wrap=True
+            )
+        raise click.exceptions.Exit(130) from None
     if existing is not None:
         profile = existing.merged(profile)
     if output is not None:
@@ -327,15 +358,26 @@ def profile_command(
             console.print(line, highlight=False)
     for hardware_entry in profile.hardware.values():
         for note in hardware_entry.notes:
-            errors.print(f"note: {note}", style="yellow", highlight=False)
+            errors.print(
+                f"note: {note}", style="yellow", highlight=False, soft_wrap=True, markup=False
+            )
     if output is not None:
         errors.print(f"wrote {output}", highlight=False)
 
 
 def _run_with_progress(
-    console: Console, run: Callable[..., Profile], models: list[str], **options: Any
+    console: Console,
+    run: Callable[..., Profile],
+    models: list[str],
+    save: Callable[[Profile], None],
+    **options: Any,
 ) -> Profile:
-    """Run ``run(models, **options)`` with a progress bar on ``console`` (stderr)."""
+    """Run ``run(models, **options)`` with a progress bar and a line per model on ``console``.
+
+    The bar shows on a terminal only; the line printed as each model is done
+    shows everywhere (a log, a pipe). ``save`` receives the profile measured so
+    far after each model.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -358,4 +400,43 @@ def _run_with_progress(
         def report(done: int, total: int, label: str) -> None:
             progress.update(task, completed=done, total=total, description=label)
 
-        return run(models, progress=report, **options)
+        def model_done(name: str, partial: Profile | None, finished: int, total: int) -> None:
+            if partial is not None:
+                save(partial)
+            if finished == 1 and partial is not None:
+                progress.console.print(
+                    _threads_line(partial), highlight=False, soft_wrap=True, markup=False
+                )
+            progress.console.print(
+                f"[{finished}/{total}] {_model_line(name, partial)}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+
+        return run(models, progress=report, on_model=model_done, **options)
+
+
+def _threads_line(profile: Profile) -> str:
+    """How the run used the machine: threads, cores available, load when it started."""
+    hardware = next(iter(profile.hardware.values()))
+    environment = hardware.environment
+    text = f"{hardware.device}: {environment.get('threads')} thread(s)"
+    if environment.get("cores_available") is not None:
+        text += f", {environment['cores_available']} core(s) available"
+    if environment.get("load_at_start") is not None:
+        text += f", load average {environment['load_at_start']} at start"
+    return text
+
+
+def _model_line(name: str, profile: Profile | None) -> str:
+    """One model's medians, e.g. ``resnet18: fp32 batch 1 12.345 ms, batch 8 60.1 ms``."""
+    hardware = None if profile is None else next(iter(profile.hardware.values()))
+    if hardware is None or name not in hardware.models:
+        return f"{name}: nothing measured (see the notes)"
+    figures = [
+        f"{m.precision} batch {m.batch} {m.median_ms:.3f} ms"
+        + (" (unreliable)" if m.note and "unreliable" in m.note else "")
+        for m in hardware.models[name].measurements
+    ]
+    return f"{name}: " + ", ".join(figures)

@@ -56,7 +56,7 @@ def _format(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value + 0.0:.4g}"  # no negative zero
     return str(value)
 
 
@@ -92,6 +92,12 @@ def _format(value: Any) -> str:
     help="Progress bar with ETA (default: when standard error is a terminal).",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any task failed.")
+@click.option(
+    "--no-timings",
+    is_flag=True,
+    help="Leave wall-clock timings (*_seconds) and where each task ran out of the results: "
+    "the same spec then gives byte-identical files on every run, with joblib or Dask.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def run_command(
@@ -104,6 +110,7 @@ def run_command(
     dry_run: bool,
     progress: bool | None,
     strict: bool,
+    no_timings: bool,
     as_json: bool,
 ) -> None:
     """Run the unfinished tasks of sweep SPEC and merge the results table."""
@@ -131,6 +138,7 @@ def run_command(
             dask=dask_address,
             retry_failed=retry_failed,
             progress=progress,
+            timings=not no_timings,
         )
     except KeyboardInterrupt:
         folder = output if output is not None else default_output(sweep_spec)

@@ -81,17 +81,17 @@ def schema(kind: str | None = None) -> dict[str, Any]:
     ----------
     kind : str, optional
         A registered kind; when omitted, a schema accepting any registered kind.
-    """
-    from idnopt.family import families, get_family
 
-    if kind is not None:
-        return get_family(kind).instance_type.model_json_schema()
-    every = families()
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "idnopt instance",
-        "oneOf": [family.instance_type.model_json_schema() for family in every.values()],
-    }
+    Returns
+    -------
+    dict
+        A JSON Schema (draft 2020-12) that every valid file of the kind
+        satisfies; quantities are numbers in the base unit or strings with a
+        unit, listed in their ``description`` (see :mod:`idnopt.schemas`).
+    """
+    from idnopt.schemas import every_schema, kind_schema
+
+    return every_schema() if kind is None else kind_schema(kind)
 
 
 __all__ = [

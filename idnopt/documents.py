@@ -10,17 +10,18 @@ half-written when a run fails or is interrupted.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from idnopt.errors import InputError
+from idnopt.errors import InputError, format_location
 
 
 @dataclass
@@ -35,14 +36,22 @@ class Document:
         Plain Python data (dicts, lists, scalars).
     lines : dict
         Maps a location tuple (keys and indices) to its 1-based line.
+    find_lines : callable, optional
+        Computes :attr:`lines` the first time a line is asked for (JSON files,
+        whose lines are only needed to report a problem).
     """
 
     path: Path
     data: Any
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
+    find_lines: Callable[[], dict[tuple[str | int, ...], int]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def line_of(self, location: Sequence[str | int]) -> int | None:
         """Return the line of ``location`` or of its nearest known parent."""
+        if self.find_lines is not None:
+            self.lines, self.find_lines = self.find_lines(), None
         parts = tuple(location)
         while parts:
             if parts in self.lines:
@@ -52,8 +61,6 @@ class Document:
 
     def error(self, location: Sequence[str | int], message: str, more: int = 0) -> InputError:
         """Build an :class:`InputError` located in this document."""
-        from idnopt.errors import format_location
-
         return InputError(
             message,
             path=self.path,
@@ -67,10 +74,15 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 """Largest instance or specification file read (64 MiB)."""
 
 MAX_NODES = 2_000_000
-"""Most values a document may hold once YAML aliases are expanded (refuses alias bombs)."""
+"""Most values YAML aliases may add to a document once expanded (refuses alias bombs).
+
+A file without aliases is bounded by :data:`MAX_DOCUMENT_BYTES` alone."""
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted."""
+
+LARGEST_INTEGER = 2**63 - 1
+"""Largest integer accepted anywhere in a document (64 bits; no field needs more)."""
 
 STANDARD_INPUT = "-"
 """Path that means: read the document from standard input."""
@@ -81,24 +93,42 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 
+_INTEGER_TAG = "tag:yaml.org,2002:int"
+_INTEGERS = yaml.constructor.SafeConstructor()
+"""Converts integer scalars (decimal, hexadecimal, octal, sexagesimal) for the size check."""
+
+
 class _LineMap:
     """Walks a composed YAML tree once: lines of every location, with budgets and duplicates."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, aliases: bool = True) -> None:
         self.path = path
         self.lines: dict[tuple[str | int, ...], int] = {}
-        self.nodes = 0
+        self.aliases = aliases
+        self.sizes: dict[int, int] = {}
+        self.expanded = 0
 
-    def walk(self, node: yaml.Node, prefix: tuple[str | int, ...] = ()) -> None:
-        self.nodes += 1
+    def walk(self, node: yaml.Node, prefix: tuple[str | int, ...] = ()) -> int:
+        """Record lines and check ``node``'s subtree; return its size once aliases are expanded.
+
+        An alias is the very node it refers to: met again, its subtree is not walked
+        again but its size counts against :data:`MAX_NODES`.
+        """
         line = node.start_mark.line + 1
-        if self.nodes > MAX_NODES:
-            raise InputError(
-                f"document holds more than {MAX_NODES:,} values once YAML aliases are "
-                "expanded; write the data out without aliases",
-                path=self.path,
-                line=line,
-            )
+        known = self.sizes.get(id(node)) if self.aliases else None
+        if known is not None:
+            self.expanded += known
+            if self.expanded > MAX_NODES:
+                # the line of the alias: its key's, or its list's (the node's own is the anchor's)
+                used = self.lines.get(prefix) or self.lines.get(prefix[:-1], line)
+                raise InputError(
+                    f"YAML aliases expand the document by more than {MAX_NODES:,} values; "
+                    "write the data out without aliases",
+                    path=self.path,
+                    line=used,
+                )
+            self.lines.setdefault(prefix, line)
+            return known
         if len(prefix) > MAX_DEPTH:
             raise InputError(
                 f"document is nested more than {MAX_DEPTH} levels deep",
@@ -106,24 +136,50 @@ class _LineMap:
                 line=line,
             )
         self.lines.setdefault(prefix, line)
-        if isinstance(node, yaml.MappingNode):
+        size = 1
+        if isinstance(node, yaml.ScalarNode) and node.tag == _INTEGER_TAG:
+            self._check_integer(node, line, prefix)
+        elif isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
                 key_line = key_node.start_mark.line + 1
                 if key in seen:
+                    where = (
+                        f"twice on line {key_line}"
+                        if seen[key] == key_line
+                        else f"lines {seen[key]} and {key_line}"
+                    )
                     raise InputError(
-                        f"duplicate key {key!r} (lines {seen[key]} and {key_line}); "
-                        "keep one of them",
+                        f"duplicate key {key!r} ({where}); keep one of them",
                         path=self.path,
                         line=key_line,
                     )
                 seen[key] = key_line
-                self.walk(value_node, prefix + (key,))
                 self.lines[prefix + (key,)] = key_line
+                size += self.walk(value_node, prefix + (key,))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                self.walk(item, prefix + (index,))
+                size += self.walk(item, prefix + (index,))
+        if self.aliases and not isinstance(node, yaml.ScalarNode):
+            self.sizes[id(node)] = size
+        return size
+
+    def _check_integer(
+        self, node: yaml.ScalarNode, line: int, location: tuple[str | int, ...]
+    ) -> None:
+        """Refuse integers beyond 64 bits before they are converted (or overflow a float)."""
+        text = node.value.replace("_", "").lstrip("+-")
+        value = None if len(text) > 40 else abs(_INTEGERS.construct_yaml_int(node))
+        if value is None or value > LARGEST_INTEGER:
+            digits = sum(character.isdigit() for character in text)
+            shown = node.value if digits <= 20 else f"of {digits} digits"
+            raise InputError(
+                f"integer {shown} does not fit in 64 bits; no field takes a number this large",
+                path=self.path,
+                location=format_location(location),
+                line=line,
+            )
 
 
 def _read_text(path: Path) -> str:
@@ -132,10 +188,13 @@ def _read_text(path: Path) -> str:
     import sys
 
     if str(path) == STANDARD_INPUT:
-        text = sys.stdin.read(MAX_DOCUMENT_BYTES + 1)
-        if len(text) > MAX_DOCUMENT_BYTES:
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(MAX_DOCUMENT_BYTES + 1) if stream is not None else b""
+        if stream is None:  # a text-only stream (an embedding application's)
+            data = sys.stdin.read(MAX_DOCUMENT_BYTES + 1).encode("utf-8")
+        if len(data) > MAX_DOCUMENT_BYTES:
             raise InputError(f"larger than {MAX_DOCUMENT_BYTES // 2**20} MiB", path="<stdin>")
-        return text
+        return _decode(data, Path("<stdin>"))
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -153,11 +212,84 @@ def _read_text(path: Path) -> str:
             path=path,
         )
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file ({exc.reason})", path=path) from None
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror})", path=path) from None
+    return _decode(data, path)
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); other encodings refused with their line."""
+    for bom, encoding in _WIDE_BOMS:
+        if data.startswith(bom):
+            raise InputError(f"the file is {encoding}-encoded; save it as UTF-8", path=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"not a UTF-8 text file: byte 0x{data[exc.start]:02x} ({exc.reason}); save it as UTF-8",
+            path=path,
+            line=line,
+        ) from None
+
+
+def _character_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based line and column of ``text`` (empty if there is none)."""
+    start = 0
+    for _ in range(line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    position = start + column
+    return text[position] if position < len(text) else ""
+
+
+def _walk_json(text: str, line_map: _LineMap) -> None:
+    node = yaml.compose(text, Loader=_Loader)
+    if node is not None:
+        line_map.walk(node)
+
+
+def _json_lines(text: str, path: Path) -> dict[tuple[str | int, ...], int]:
+    """Lines of a JSON document's locations (empty if YAML cannot read this JSON)."""
+    line_map = _LineMap(path, aliases=False)
+    try:
+        _walk_json(text, line_map)
+    except (yaml.YAMLError, InputError):
+        pass
+    return line_map.lines
+
+
+def _within_budgets(data: Any) -> bool:
+    """Whether parsed JSON nests at most :data:`MAX_DEPTH` deep and holds only 64-bit integers.
+
+    JSON has no aliases; a quick pass over the parsed data replaces the line
+    walk, which is only made (to locate the problem) when this fails.
+    """
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            if type(value) is int and abs(value) > LARGEST_INTEGER:
+                return False
+            continue
+        if depth >= MAX_DEPTH and children:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
 
 
 def _duplicate_free(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -199,7 +331,7 @@ def read_document(path: str | Path) -> Document:
     shown = Path("<stdin>") if str(path) == STANDARD_INPUT else path
     if not text.strip():
         raise InputError("file is empty", path=shown)
-    line_map = _LineMap(shown)
+    line_map = _LineMap(shown, aliases="*" in text)
     try:
         if path.suffix.lower() == ".json":
             try:
@@ -207,10 +339,14 @@ def read_document(path: str | Path) -> Document:
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg}", path=shown, line=exc.lineno) from None
             except ValueError as exc:
+                _walk_json(text, line_map)  # locates an integer too long to convert, say
                 raise InputError(str(exc), path=shown) from None
-            node = yaml.compose(text, Loader=_Loader)
-            if node is not None:
-                line_map.walk(node)
+            if not _within_budgets(data):
+                _walk_json(text, line_map)  # says what and where
+                raise InputError(  # pragma: no cover - the walk raises first
+                    f"document is nested more than {MAX_DEPTH} levels deep", path=shown
+                )
+            return Document(path=shown, data=data, find_lines=lambda: _json_lines(text, shown))
         else:
             loader = _Loader(text)
             try:
@@ -224,9 +360,25 @@ def read_document(path: str | Path) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
         problem = exc.problem or exc.context or "syntax error"
+        if problem.startswith("but ") and exc.context:  # "expected …, but found …"
+            problem = f"{exc.context}, {problem}"
+        if mark is not None and _character_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab: indent with spaces)"
         raise InputError(f"invalid YAML: {problem}", path=shown, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise InputError(
+            f"invalid YAML: character U+{character:04X} is not allowed ({exc.reason}); "
+            "remove it, or write it as an escape in a double-quoted string",
+            path=shown,
+            line=line,
+        ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked YAML errors are rare
-        raise InputError(f"invalid YAML: {exc}", path=shown) from None
+        first = str(exc).strip().splitlines()
+        raise InputError(
+            f"invalid YAML: {first[0] if first else 'syntax error'}", path=shown
+        ) from None
     except RecursionError:
         raise InputError(
             f"document is nested more than {MAX_DEPTH} levels deep", path=shown

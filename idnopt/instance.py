@@ -44,14 +44,22 @@ NonNegative = Field(ge=0)
 TIERS: tuple[str, ...] = ("device", "access", "edge", "regional", "cloud")
 """Named tiers in their order, lowest first (an integer tier is also accepted)."""
 
-Name = Annotated[str, Field(min_length=1, pattern=r"^[^\s,\[\]]+$")]
+NAME_PATTERN = r"^[^\s,\[\]]+$"
+"""What a name may be: anything without spaces, commas or brackets."""
+Name = Annotated[str, Field(min_length=1, pattern=NAME_PATTERN)]
 """An identifier: non-empty, without spaces, commas or brackets."""
 
 
 class Strict(BaseModel):
-    """Base of every schema block: unknown fields are errors, objects are immutable."""
+    """Base of every schema block: unknown fields are errors, objects are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Numbers must be finite (``.inf`` and ``.nan`` are refused); quantities with
+    units are also bounded (:data:`idnopt.units.LARGEST`).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class Node(Strict):
@@ -134,7 +142,7 @@ class RequestClass(Strict):
     ingress: Name
     rate: Annotated[RequestsPerSecond, NonNegative]
     deadline: Annotated[Milliseconds, Field(gt=0)] | None = None
-    priority: Annotated[float, Field(gt=0)] = 1.0
+    priority: Annotated[float, Field(gt=0, le=1e9)] = 1.0
     path: list[Name] | None = None
 
 
@@ -304,6 +312,17 @@ def _check_path(
         return [(where, "path is empty")]
     if path[0] != ingress:
         return [(where + (0,), f"path must start at the ingress {ingress!r}, not {path[0]!r}")]
+    first: dict[str, int] = {}
+    for index, name in enumerate(path):
+        if name in first:
+            return [
+                (
+                    where + (index,),
+                    f"path visits {name!r} twice (at {first[name]} and {index}): "
+                    "a path may not loop",
+                )
+            ]
+        first[name] = index
     for index, (a, b) in enumerate(zip(path, path[1:])):
         if b not in graph:
             return [(where + (index + 1,), unknown_name("node", b, graph.nodes))]
@@ -340,15 +359,30 @@ def pydantic_problem(error: dict[str, Any], fields: Iterable[str]) -> str:
         return f"missing required field {location[-1]!r}" if location else "missing required field"
     if kind == "extra_forbidden" and location:
         name = str(location[-1])
+        if name[:1].isdigit():  # "{rate: 1,000 req/s}": the comma split the number
+            return (
+                f"unknown field {name!r}: a comma inside {{...}} separates fields; "
+                "write numbers without thousands separators"
+            )
         close = difflib.get_close_matches(name, list(fields), n=1)
         return f"unknown field {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+    context = error.get("ctx") or {}
+    if kind == "string_pattern_mismatch" and context.get("pattern") == NAME_PATTERN:
+        return f"a name may not contain spaces, commas or brackets (got {error.get('input')!r})"
+    if kind == "too_short" and "min_length" in context:
+        least, actual = context["min_length"], context.get("actual_length") or 0
+        return f"needs at least {least} entr{'y' if least == 1 else 'ies'}, got {actual or 'none'}"
     message = str(error.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             message = message[len(prefix) :]
     value = error.get("input")
     if kind not in ("value_error",) and not isinstance(value, (dict, list)) and value is not None:
-        message += f" (got {value!r})"
+        shown = repr(value)
+        message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    if kind == "less_than_equal" and context.get("le") == 1 and location:
+        if str(location[-1]) in ("accuracy", "target"):
+            message += "; accuracies are fractions: 0.8 for 80 %"
     return message
 
 

@@ -44,6 +44,10 @@ def validate_document(document: Document) -> Instance:
     kind = data.get("kind")
     if kind is None:
         raise document.error((), "missing required field 'kind' (the problem family, e.g. 'idn')")
+    if not isinstance(kind, str):
+        raise document.error(
+            ("kind",), f"must be a name such as 'idn', not a {type(kind).__name__}"
+        )
     try:
         family = get_family(str(kind))
     except InputError as exc:

@@ -230,3 +230,25 @@ def test_cli_reports_each_mistake_on_one_line(tmp_path, tree_text, name, edit, l
         assert all(line.startswith(f"error: {path}:") for line in lines), result.output
         assert len(lines) == len(set(lines)), result.output
         assert "Traceback" not in result.output and words.split("'")[0] in lines[0]
+
+
+@pytest.mark.parametrize(
+    "value, dimension, words",
+    [
+        ("1e308 req/s", "rate", "'1e308 req/s' is out of range for a rate: at most 1e9 req/s"),
+        ("1e308 GB", "size", "'1e308 GB' is out of range for a size: at most 1e10 MB"),
+        pytest.param(10**400, "size", "an integer of 401 digits is out of range", id="400"),
+        pytest.param(10**5000, "size", "an integer of more than 4000 digits", id="5000"),
+        (float("inf"), "time", "inf is out of range for a time"),
+        (-1e400, "time", "-inf is out of range for a time: at least -1e10 ms"),
+        (float("nan"), "bandwidth", "NaN is not a bandwidth"),
+        ("1e999 ms", "time", "'1e999 ms' is out of range"),
+        (True, "rate", "got a boolean (YAML reads yes, no, on and off as booleans)"),
+        ("2,5 ms", "time", "write numbers with a decimal point"),
+        ("2e9 $/h", "price_per_hour", "at most 1e9 $/h"),
+    ],
+)
+def test_quantities_are_finite_and_within_range(value, dimension, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        parse_quantity(value, dimension)
+    assert parse_quantity("1e9 req/s", "rate") == 1e9  # the limit itself is accepted

@@ -266,6 +266,63 @@ def test_same_results_with_one_job_two_jobs_and_a_dask_cluster(tmp_path, dask_cl
     pd.testing.assert_frame_equal(tables["serial"], tables["dask"])
 
 
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+REPRODUCIBLE = {
+    "name": "reproducible",
+    "instances": [
+        {"generator": "knapsack", "params": {"constraints": 2}, "grid": {"items": [6, 12]}},
+        {
+            "generator": "idn",
+            "params": {"topology": "tree", "nodes": 12, "models": 4, "request_classes": 6},
+        },
+    ],
+    "solvers": [
+        {"name": "milp"},
+        {"name": "rounding", "method": "rounding", "seed_option": "seed"},
+    ],
+    "seeds": 2,
+    "metrics": ["objective", "bound", "gap", "wall_seconds"],
+}
+"""Exact and randomised methods of two families (rounding a bare knapsack program fails)."""
+
+
+def test_same_seed_gives_byte_identical_files_on_every_run_and_engine(tmp_path, dask_client):
+    spec = spec_from_dict(REPRODUCIBLE)
+    engines = {
+        "serial": {"jobs": 1},
+        "serial-again": {"jobs": 1},
+        "joblib": {"jobs": 2},
+        "dask": {"dask": dask_client},
+    }
+    contents = {}
+    for name, options in engines.items():
+        summary = run_sweep(spec, tmp_path / name, timings=False, **options)
+        assert summary.ran == summary.total == 12, name
+        contents[name] = folder_bytes(tmp_path / name)
+    assert {"results.csv", "results.parquet", "spec.yaml"} <= set(contents["serial"])
+    assert sum(name.startswith("tasks") for name in contents["serial"]) == 12
+    for name in engines:
+        assert contents[name] == contents["serial"], name
+    table = read_table(tmp_path / "serial")
+    assert not [column for column in table.columns if column.endswith("_seconds")]
+    assert table["status"].eq("optimal").sum() == 6 and table["status"].eq("failed").sum() == 4
+    assert not (table["objective"].dropna().map(str).str.startswith("-0")).any()
+    record = json.loads(next((tmp_path / "serial" / "tasks").glob("*.json")).read_text())
+    assert not {"worker", "finished_at"} & set(record)
+    # with timings (the default) only the timing columns and the run fields differ
+    run_sweep(spec, tmp_path / "timed", jobs=2)
+    timed = read_table(tmp_path / "timed")
+    assert "wall_seconds" in timed.columns and "task_seconds" in timed.columns
+    pd.testing.assert_frame_equal(timed[list(table.columns)], table)
+
+
 def cube_generator(*, seed: int = 0, side: int = 1) -> tuple[int, int]:
     return side, seed
 

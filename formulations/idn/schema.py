@@ -21,7 +21,7 @@ class IdnInstance(NetworkInstance):
         The node that always hosts a model for every task (usually the cloud).
     alpha : float
         Weight of the accuracy loss in the cost, in ms per unit of accuracy
-        (cost = 2·path latency + inference latency + alpha·(1 − accuracy)).
+        (cost = 2·path latency + inference latency + alpha·(1 − accuracy)); at most 1e9.
     capacity : {"per_request", "shared"}
         ``per_request``: each request class sees a server's full throughput (the
         paper's gain); ``shared``: request classes share it (flow model).
@@ -31,7 +31,7 @@ class IdnInstance(NetworkInstance):
 
     kind: Literal["idn"]
     repository: str
-    alpha: float = Field(default=0.0, ge=0)
+    alpha: float = Field(default=0.0, ge=0, le=1e9)
     capacity: Literal["per_request", "shared"] = "per_request"
     repository_models: list[str] | None = None
 

@@ -1,13 +1,23 @@
 """The machine a profile was measured on: CPU name, hardware slug, environment record.
 
 The environment record (library versions, threads, GPU properties, cuDNN and
-TF32 switches) is stored with every hardware entry of a profile so that two
-profiles can be compared knowing how they were made.
+TF32 switches, the cores available and the load when the run started) is
+stored with every hardware entry of a profile so that two profiles can be
+compared knowing how they were made.
+
+:func:`default_threads` picks the CPU thread count when none is given: the
+cores this process may actually use (its CPU affinity and its container's CPU
+quota, not the machine's core count) less those other work keeps busy. More
+threads than free cores make every parallel region wait for a descheduled
+thread: on a loaded machine a small CNN then measures a hundred times its
+latency.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import platform
 import re
 from typing import TYPE_CHECKING, Any
@@ -31,6 +41,74 @@ def cpu_name() -> str:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine() or "cpu"
+
+
+def _cgroup_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs allowed by the container's CFS quota (cgroup v2 or v1), ``None`` without one."""
+    with contextlib.suppress(OSError, ValueError):
+        with open(f"{root}/cpu.max", encoding="ascii") as handle:
+            quota, period = handle.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    with contextlib.suppress(OSError, ValueError):
+        with open(f"{root}/cpu/cpu.cfs_quota_us", encoding="ascii") as handle:
+            quota_us = int(handle.read())
+        with open(f"{root}/cpu/cpu.cfs_period_us", encoding="ascii") as handle:
+            period_us = int(handle.read())
+        return None if quota_us <= 0 else quota_us / period_us
+    return None
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a container's CPU quota.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.floor(quota)))
+    return max(1, cores)
+
+
+def machine_load() -> float | None:
+    """One-minute load average of the machine (runnable threads), ``None`` where unknown."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
+def default_threads(
+    cores: int | None = None, load: float | None = None, ceiling: int | None = None
+) -> int:
+    """Threads for CPU timing: the cores left free by other work, at least one.
+
+    Parameters
+    ----------
+    cores : int, optional
+        Cores available (default :func:`available_cores`).
+    load : float, optional
+        Runnable threads of other work (default: :func:`machine_load` now,
+        before the profiler runs anything).
+    ceiling : int, optional
+        Most threads wanted (e.g. torch's own default, the physical cores).
+
+    Returns
+    -------
+    int
+        ``round(cores - load)`` within ``[1, min(cores, ceiling)]``.
+    """
+    cores = available_cores() if cores is None else cores
+    load = machine_load() if load is None else load
+    free = cores - (load or 0.0)
+    threads = max(1, min(cores, int(math.floor(free + 0.5))))
+    return threads if ceiling is None else max(1, min(threads, ceiling))
 
 
 def hardware_slug(text: str) -> str:

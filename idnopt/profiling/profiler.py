@@ -22,25 +22,44 @@ consistent figure.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from idnopt.errors import InputError
 from idnopt.profiling.document import Profile
-from idnopt.profiling.environment import cpu_name, environment_record, hardware_slug
-from idnopt.profiling.schema import Hardware
-from idnopt.profiling.session import LAYER_SUM_TOLERANCE, ProgressCallback, Session
+from idnopt.profiling.environment import (
+    available_cores,
+    cpu_name,
+    default_threads,
+    environment_record,
+    hardware_slug,
+    machine_load,
+)
+from idnopt.profiling.schema import Hardware, ModelProfile
+from idnopt.profiling.session import (
+    LAYER_SUM_TOLERANCE,
+    SPREAD_LIMIT,
+    ProgressCallback,
+    Session,
+)
 from idnopt.profiling.specs import InputFactory, model_specs
 from idnopt.profiling.timing import StoppingRule
 
 __all__ = [
     "LAYER_SUM_TOLERANCE",
     "PRECISIONS",
+    "SPREAD_LIMIT",
     "InputFactory",
+    "PartialCallback",
     "ProgressCallback",
     "profile_models",
 ]
+
+PartialCallback = Callable[[str, "Profile | None", int, int], None]
+"""``on_model(name, profile, finished, total)``: called as each model is done, with the
+profile of every model measured so far (to show progress or save partial results;
+``None`` while nothing could be measured yet)."""
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 """Precisions :func:`profile_models` can measure."""
@@ -64,6 +83,7 @@ def profile_models(
     cudnn_benchmark: bool = False,
     measure_memory: bool = True,
     progress: ProgressCallback | None = None,
+    on_model: PartialCallback | None = None,
 ) -> Profile:
     """Measure models and return a profile with one hardware entry.
 
@@ -91,6 +111,9 @@ def profile_models(
         Warm-up and stopping rule of every timing.
     threads : int, optional
         CPU threads for the run (``torch.set_num_threads``); restored afterwards.
+        By default on a CPU, the cores left free by other work
+        (:func:`~idnopt.profiling.environment.default_threads`), at most torch's
+        own default; the environment record says how many and why.
     seed : int, default 0
         Seed of the random weights and inputs.
     image_size : int or None, default 224
@@ -106,11 +129,17 @@ def profile_models(
         Measure the peak memory of one forward pass.
     progress : callable, optional
         ``progress(done, total, label)``, see :data:`ProgressCallback`.
+    on_model : callable, optional
+        ``on_model(name, profile, finished, total)`` as each model is done, with
+        the profile measured so far, see :data:`PartialCallback`.
 
     Returns
     -------
     Profile
-        One hardware entry holding every model measured.
+        One hardware entry holding every model measured. Its notes flag the
+        figures that may not be trusted: a p95 more than :data:`SPREAD_LIMIT`
+        times the median, a machine busier than its cores, more threads than
+        free cores.
 
     Raises
     ------
@@ -145,38 +174,83 @@ def profile_models(
 
     saved_threads = torch.get_num_threads()
     saved_benchmark = torch.backends.cudnn.benchmark
+    cores, load = available_cores(), machine_load()
+    notes: list[str] = []
+    if target.type == "cpu":
+        free = default_threads(cores, load)
+        if threads is None:
+            threads = default_threads(cores, load, ceiling=saved_threads)
+        elif threads > free:
+            notes.append(
+                f"{threads} threads on {free} free core{'s' if free > 1 else ''} (load "
+                f"average {load or 0:.1f} on {cores}): threads wait for each other and "
+                f"figures are inflated; --threads {free} is safer"
+            )
     try:
         if threads is not None:
             torch.set_num_threads(int(threads))
         torch.backends.cudnn.benchmark = cudnn_benchmark
-        session = Session(target, rule, cuda_graphs, seed, measure_memory, layers, progress)
+        environment = environment_record(target, seed, image_size)
+        environment.update(
+            {"cores_available": cores, "load_at_start": None if load is None else round(load, 2)}
+        )
+        describe = _describer(target, cuda_graphs, hardware, environment, torch.__version__)
+
+        def model_done(name: str, done: dict[str, ModelProfile], finished: int, total: int):
+            if on_model is not None:
+                partial = describe(done, notes + session.notes) if done else None
+                on_model(name, partial, finished, total)
+
+        session = Session(
+            target,
+            rule,
+            cuda_graphs,
+            seed,
+            measure_memory,
+            layers,
+            progress,
+            on_model=model_done,
+            cores=cores if target.type == "cpu" else None,
+        )
         # Streams, events and graphs are created on the current device.
         on_device = torch.cuda.device(target) if target.type == "cuda" else contextlib.nullcontext()
         with on_device:
             entries = session.run(specs, [int(b) for b in batch_sizes], list(precisions))
-        environment = environment_record(target, seed, image_size)
     finally:
         torch.set_num_threads(saved_threads)
         torch.backends.cudnn.benchmark = saved_benchmark
 
     if not entries:
-        raise InputError("nothing could be measured: " + "; ".join(session.notes))
+        raise InputError("nothing could be measured: " + "; ".join(notes + session.notes))
+    return describe(entries, notes + session.notes)
+
+
+def _describer(
+    target: Any, cuda_graphs: bool, hardware: str | None, environment: dict, version: str
+) -> Callable[[dict[str, ModelProfile], list[str]], Profile]:
+    """A function turning the models measured so far and the notes into a profile."""
+    import torch
+
     if target.type == "cuda":
         device_name = torch.cuda.get_device_name(target)
         method = "cuda-graph" if cuda_graphs else "cuda-events"
         default_name = hardware_slug(device_name)
     else:
         device_name, method, default_name = cpu_name(), "wall-clock", "cpu"
-    hardware_entry = Hardware(
-        device=device_name,
-        kind="gpu" if target.type == "cuda" else "cpu",
-        method=method,
-        environment=environment,
-        notes=session.notes,
-        models=entries,
-    )
-    return Profile(
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        source=f"idnopt profile, torch {torch.__version__}",
-        hardware={hardware or default_name: hardware_entry},
-    )
+
+    def describe(entries: dict[str, ModelProfile], notes: list[str]) -> Profile:
+        hardware_entry = Hardware(
+            device=device_name,
+            kind="gpu" if target.type == "cuda" else "cpu",
+            method=method,
+            environment=environment,
+            notes=list(notes),
+            models=entries,
+        )
+        return Profile(
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            source=f"idnopt profile, torch {version}",
+            hardware={hardware or default_name: hardware_entry},
+        )
+
+    return describe

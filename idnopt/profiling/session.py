@@ -25,8 +25,18 @@ if TYPE_CHECKING:
 LAYER_SUM_TOLERANCE = 0.25
 """Accepted relative gap between the sum of block medians and the whole-model median."""
 
+SPREAD_LIMIT = 1.5
+"""A measurement whose p95 exceeds this multiple of its median is flagged as unreliable."""
+
+SPREAD_FLOOR_MS = 0.01
+"""…unless p95 and median differ by less than this (timer and scheduler noise)."""
+
 ProgressCallback = Callable[[int, int, str], None]
 """``progress(done, total, label)``: called before each step and once at the end."""
+
+ModelCallback = Callable[[str, dict[str, ModelProfile], int, int], None]
+"""``on_model(name, entries, finished, total)``: called as each model is done, with every
+model measured so far (``name`` is missing from ``entries`` when nothing of it could be)."""
 
 
 def _measurement(
@@ -77,6 +87,11 @@ class Session:
         Also profile every block of each model's split.
     progress : ProgressCallback or None
         Called before each step and once at the end.
+    on_model : ModelCallback, optional
+        Called as each model is done (to show it, or to save the partial profile).
+    cores : int, optional
+        Cores available to the run; with it, the machine's load average is
+        checked after each model and a busy machine noted.
     """
 
     def __init__(
@@ -88,6 +103,8 @@ class Session:
         measure_memory: bool,
         layers: bool,
         progress: ProgressCallback | None,
+        on_model: ModelCallback | None = None,
+        cores: int | None = None,
     ) -> None:
         self.device = device
         self.rule = rule
@@ -96,6 +113,8 @@ class Session:
         self.measure_memory = measure_memory
         self.layers = layers
         self.progress = progress
+        self.on_model = on_model
+        self.cores = cores
         self.notes: list[str] = []
         self.default_method = (
             "wall-clock" if device.type == "cpu" else "cuda-graph" if cuda_graphs else "cuda-events"
@@ -134,7 +153,7 @@ class Session:
         total = len(specs) * len(batch_sizes) * len(precisions)
         done = 0
         entries: dict[str, ModelProfile] = {}
-        for spec in specs:
+        for finished, spec in enumerate(specs, start=1):
             base = spec.module
             if base is None:
                 base = model_catalogue.build_model(spec.metadata.name, self.seed)
@@ -171,8 +190,25 @@ class Session:
                     measurements=measurements,
                     layers=layer_profiles,
                 )
+            self._check_load(spec.name)
+            if self.on_model is not None:
+                self.on_model(spec.name, dict(entries), finished, len(specs))
         self._report(total, total, "done")
         return entries
+
+    def _check_load(self, model_name: str) -> None:
+        """Note a machine busier than its cores while ``model_name`` was timed."""
+        from idnopt.profiling.environment import machine_load
+
+        if self.cores is None:
+            return
+        load = machine_load()
+        if load is not None and load > self.cores + 0.5:
+            self.notes.append(
+                f"{model_name}: the machine was busy while it was timed (load average "
+                f"{load:.1f} on {self.cores} core{'s' if self.cores > 1 else ''}); its figures "
+                "may be inflated: measure on an idle machine, or with fewer --threads"
+            )
 
     def _skip_reason(self, precision: str) -> str | None:
         import torch
@@ -241,7 +277,7 @@ class Session:
                         relative_tolerance=_split_tolerance(dtype),
                         model_name=spec.name,
                     )
-                measurement = self._measure(model, example, batch, precision)
+                measurement = self._measure(spec.name, model, example, batch, precision)
                 measurements.append(measurement)
                 if split:
                     layer_profiles.append(
@@ -256,7 +292,9 @@ class Session:
                 return f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
         return None
 
-    def _measure(self, model: Any, example: Any, batch: int, precision: str) -> Measurement:
+    def _measure(
+        self, model_name: str, model: Any, example: Any, batch: int, precision: str
+    ) -> Measurement:
         def call() -> object:
             return model(example)
 
@@ -267,7 +305,17 @@ class Session:
             else:
                 peak = cpu_peak_memory_mb(call, resident_bytes(model, example))
         (stats,) = self._time([call])
-        return _measurement(stats, batch, precision, self.default_method, peak)
+        measurement = _measurement(stats, batch, precision, self.default_method, peak)
+        wide = stats.p95_ms > SPREAD_LIMIT * stats.median_ms
+        if wide and stats.p95_ms - stats.median_ms > SPREAD_FLOOR_MS:
+            warning = (
+                f"unreliable: p95 is {stats.p95_ms / stats.median_ms:.1f}x the median "
+                f"(more than {SPREAD_LIMIT}x); other work interfered"
+            )
+            self.notes.append(f"{model_name} {precision} batch {batch}: {warning}")
+            note = "; ".join(filter(None, [measurement.note, warning]))
+            measurement = measurement.model_copy(update={"note": note})
+        return measurement
 
     def _measure_blocks(
         self,

@@ -128,6 +128,7 @@ def run_sweep(
     progress: bool = False,
     on_record: RecordCallback | None = None,
     max_failures_shown: int = 5,
+    timings: bool = True,
 ) -> SweepSummary:
     """Run every unfinished task of a sweep and merge the results table.
 
@@ -152,6 +153,10 @@ def run_sweep(
         stored records stay).
     max_failures_shown : int
         How many failures the summary lists.
+    timings : bool
+        Store wall-clock timings (``*_seconds`` columns) and where each task ran;
+        ``False`` leaves them out of the records and tables, which are then
+        byte-identical for the same specification on any run and engine.
 
     Returns
     -------
@@ -169,7 +174,7 @@ def run_sweep(
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     tasks = expand(spec)
-    store = ResultStore(output if output is not None else default_output(spec))
+    store = ResultStore(output if output is not None else default_output(spec), timings=timings)
     store.save_spec(
         yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
     )

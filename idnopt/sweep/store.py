@@ -12,7 +12,16 @@ Each record is written through a temporary file and a rename as soon as its
 task finishes, so an interrupted sweep loses at most the tasks that were
 running; the next run skips every task whose record exists. The merged table
 is rebuilt from the records, restricted to the tasks of the current
-specification.
+specification, in the specification's order (not the order tasks finished in).
+
+Reproducibility: wall-clock timings (every column named ``*_seconds``) and
+where and when a task ran (``worker``, ``finished_at``) are the only content of
+a results folder that varies between runs of the same sweep. A store made with
+``timings=False`` (``idnopt sweep run --no-timings``) leaves them out, so that
+the same specification and seeds give byte-identical records and tables from
+run to run and on joblib or Dask alike (solvers run deterministically: one
+thread each unless the specification says otherwise, and no time limit cuts
+them short).
 """
 
 from __future__ import annotations
@@ -30,6 +39,36 @@ from idnopt.sweep.tasks import FAILED
 TABLE_NAMES = ("results.parquet", "results.csv")
 """Merged tables, preferred first."""
 
+TIMING_SUFFIX = "_seconds"
+"""Columns whose name ends with this are wall-clock timings."""
+
+RUN_FIELDS = ("worker", "finished_at")
+"""Fields of a record that say where and when its task ran."""
+
+
+def is_timing(column: str) -> bool:
+    """Whether a column holds a wall-clock timing (its name ends with ``_seconds``)."""
+    return str(column).endswith(TIMING_SUFFIX)
+
+
+def without_timings(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without wall-clock timings and without where and when its task ran.
+
+    Parameters
+    ----------
+    record : dict
+        A task record (see :func:`~idnopt.sweep.tasks.execute_task`).
+
+    Returns
+    -------
+    dict
+        The same record less :data:`RUN_FIELDS` and every ``*_seconds`` entry of its row.
+    """
+    kept = {key: value for key, value in record.items() if key not in RUN_FIELDS}
+    if isinstance(record.get("row"), dict):
+        kept["row"] = {k: v for k, v in record["row"].items() if not is_timing(k)}
+    return kept
+
 
 class ResultStore:
     """A sweep's results folder.
@@ -38,10 +77,14 @@ class ResultStore:
     ----------
     folder : str or Path
         Created (with parents) when missing.
+    timings : bool
+        Keep wall-clock timings and where each task ran in records and tables
+        (``False``: leave them out, so identical runs give identical files).
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, timings: bool = True) -> None:
         self.folder = Path(folder)
+        self.timings = timings
         self.task_folder = self.folder / "tasks"
         try:
             self.task_folder.mkdir(parents=True, exist_ok=True)
@@ -57,6 +100,8 @@ class ResultStore:
 
     def write(self, record: dict[str, Any]) -> Path:
         """Store one task record atomically (replacing an older record of the same task)."""
+        if not self.timings:
+            record = without_timings(record)
         text = json.dumps(record, default=str, allow_nan=False, separators=(",", ":"))
         return write_atomic(self.record_path(record["task_id"]), text)
 
@@ -116,6 +161,8 @@ class ResultStore:
         frame = pd.DataFrame(rows)
         if metrics is not None:
             frame = select_columns(frame, metrics)
+        if not self.timings:
+            frame = frame[[column for column in frame.columns if not is_timing(column)]]
         return frame
 
     def merge(

@@ -249,8 +249,10 @@ def _scalar(value: Any) -> Any:
     """A record value: plain scalars kept (NaN as ``None``), anything else as JSON text."""
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        value += 0.0  # no negative zero in tables
     return _cell(value)
 
 
