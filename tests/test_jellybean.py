@@ -1,4 +1,9 @@
-"""JellyBean workflow serving: exact MILP, heuristic baseline, evaluator, sweep, input checks."""
+"""JellyBean workflow serving: exact MILP, heuristic baseline, evaluator, sweep, input checks.
+
+The default exact method (``bnb``) and the published optimizer have their own files
+(``test_jellybean_bnb.py``, ``test_jellybean_published.py``); here ``milp`` is named where a
+test is about the direct MILP.
+"""
 
 from __future__ import annotations
 
@@ -233,7 +238,7 @@ def test_milp_equals_brute_force(seed, operators, tiers, routing):
     instance = jb.random_instance(
         seed, operators=operators, variants=2, workers=4, tiers=tiers, rate=(20, 150)
     )
-    exact = jb.solve(instance, routing=routing)
+    exact = jb.solve(instance, routing=routing, method="milp")
     expected = brute_force(instance, routing)
     if math.isinf(expected):
         assert exact.status == Status.INFEASIBLE
@@ -306,7 +311,7 @@ def test_flows_never_dearer_than_proportional():
 def test_three_tier_proportional_reports_a_bound():
     for seed in range(4):
         instance = jb.random_instance(seed, operators=3, workers=7, tiers=3, rate=(20, 120))
-        result = jb.solve(instance, routing="proportional")
+        result = jb.solve(instance, routing="proportional", method="milp")
         if not result.has_solution:
             continue
         assert result.metrics["exact"] is False
@@ -452,7 +457,8 @@ def test_all_backends_agree(routing):
     program = jb.build(instance, routing=routing)
     assert_backends_agree(program)
     results = {
-        b: jb.solve(instance, routing=routing, backend=b) for b in ("highs", "pyomo", "cvxpy")
+        b: jb.solve(instance, routing=routing, backend=b, method="milp")
+        for b in ("highs", "pyomo", "cvxpy")
     }
     assert {r.status for r in results.values()} == {Status.OPTIMAL}
     costs = {b: r.metrics["cost_per_hour"] for b, r in results.items()}
@@ -461,7 +467,7 @@ def test_all_backends_agree(routing):
 
 def test_time_limit_returns_an_incumbent_or_a_status():
     instance = jb.random_instance(1, operators=6, variants=5, workers=20, tiers=3, rows=200)
-    result = jb.solve(instance, time_limit=0.05)
+    result = jb.solve(instance, time_limit=0.05, method="milp")
     assert result.status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.FEASIBLE, Status.INFEASIBLE)
     if result.has_solution:
         assert jb.evaluate(instance, result, "flows").feasible
@@ -615,8 +621,8 @@ def test_bad_options_are_input_errors():
 @pytest.mark.parametrize("routing", jb.ROUTINGS)
 def test_warm_start_keeps_the_optimum(seed, routing):
     instance = jb.random_instance(seed, operators=3, variants=3, workers=8, tiers=2)
-    cold = jb.solve(instance, routing=routing)
-    warm = jb.solve(instance, routing=routing, warm_start=True)
+    cold = jb.solve(instance, routing=routing, method="milp")
+    warm = jb.solve(instance, routing=routing, warm_start=True, method="milp")
     heuristic = jb.solve(instance, routing=routing, method="heuristic")
     assert warm.status == cold.status
     if not cold.has_solution:

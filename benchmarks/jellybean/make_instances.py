@@ -8,8 +8,9 @@ Measured inputs (copied here as plain numbers, NVIDIA H100 80GB reference profil
   1 x 128 x 768 fp32 activations (393,216 bytes).
 
 Derived inputs (stated, not measured): latency on other hardware follows the project's
-hardware model (``idnopt.formulations.idn.catalog.HARDWARE_SPEED``: ``a * L_h100 + GFLOPs / c``, with
-t4 a=4, c=2; orin a=11, c=0.45; orin-nano a=20, c=0.12); end-to-end accuracies of the
+hardware model (``idnopt.formulations.idn.catalog.HARDWARE_SPEED``:
+``a * L_h100 + GFLOPs / c``, with t4 a=4, c=2; orin a=11, c=0.45; orin-nano a=20,
+c=0.12); end-to-end accuracies of the
 variant combinations are illustrative numbers built from the models' top-1 accuracies
 with interaction terms (some of them deliberately non-monotone), not measurements.
 

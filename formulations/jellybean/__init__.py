@@ -9,19 +9,23 @@ request rates at minimum compute + network cost ($/h), with network traffic
 routed by cheapest flows (``"flows"``) or all-to-all in proportion to the shares
 (``"proportional"``, the published rule).
 
-Methods: ``milp`` (exact mixed-integer program; a proven bound with a gap under
-the proportional rule beyond two tiers) and ``heuristic`` (the published beam
-search + greedy fill). :func:`evaluate` prices any plan under either rule,
-:func:`accuracy_sweep` draws the cost–accuracy curve, :func:`random_instance`
-makes seeded instances. The derivation of the MILP is in ``THEORY.md`` beside
-this file.
+Methods: ``bnb`` (default; exact branch-and-bound over accuracy-table rows and
+tier patterns, on HiGHS), ``milp`` (the direct exact mixed-integer program, any
+backend), ``published`` (the published JellyBean optimizer, reimplemented step
+by step) and ``heuristic`` (a simplified beam search + greedy fill). Under the
+proportional rule beyond two tiers the exact methods report a proven bound with
+a gap where products of shares cannot be priced linearly. :func:`evaluate`
+prices any plan under either rule, :func:`accuracy_sweep` draws the
+cost–accuracy curve, :func:`random_instance` makes seeded instances. The
+derivations are in ``THEORY.md`` beside this file.
 
 Modules: ``schema`` and ``checks`` (instance and located cross-checks),
 ``compiled`` (arrays derived once), ``plan`` and ``evaluation`` (plans and their
-pricing), ``heuristic``, ``program`` and ``milp`` (the exact method),
-``network`` (its traffic blocks), ``explain`` (unreachable targets), ``curve``,
-``generator`` and ``methods`` (the declared methods and the ``FAMILY`` object,
-registered through the ``idnopt.families`` entry point).
+pricing), ``heuristic``, ``published``, ``program`` and ``milp`` (the direct
+MILP), ``network`` (its traffic blocks), ``patterns``, ``covers``, ``bounds``,
+``pairs`` and ``bnb`` (the branch-and-bound), ``explain`` (unreachable
+targets), ``curve``, ``generator`` and ``methods`` (the declared methods and the
+``FAMILY`` object, registered through the ``idnopt.families`` entry point).
 """
 
 from idnopt.formulations.jellybean.compiled import CompiledWorkflow, compile_workflow

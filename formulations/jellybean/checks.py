@@ -206,7 +206,7 @@ def check_accuracy(inst: JellyBeanInstance, names: DeclaredNames) -> list[Proble
     op_index = {name: i for i, name in enumerate(operators)}
     acc = inst.accuracy
     if acc.rule == "table":
-        columns = acc.columns if acc.columns is not None else operators
+        columns = table_columns(inst)
         column_ok = True
         if acc.columns is not None:
             for ci, name in enumerate(acc.columns):
@@ -215,12 +215,15 @@ def check_accuracy(inst: JellyBeanInstance, names: DeclaredNames) -> list[Proble
                         (("accuracy", "columns", ci), unknown_name("operator", name, operators))
                     )
                     column_ok = False
-            missing = [o for o in operators if o not in acc.columns]
+            missing = [
+                o for o in operators if o not in acc.columns and len(variant_names.get(o, [])) > 1
+            ]
             if missing:
                 problems.append(
                     (
                         ("accuracy", "columns"),
-                        f"operators missing from the columns: {', '.join(missing)}",
+                        f"operators missing from the columns: {', '.join(missing)} (only "
+                        "operators with a single variant may be left out)",
                     )
                 )
                 column_ok = False
@@ -329,6 +332,23 @@ def check_network(inst: JellyBeanInstance, names: DeclaredNames) -> list[Problem
                 problems.append((("network", "prices", pi), "duplicate price entry"))
             keys_seen.add(tuple(resolved))
     return problems
+
+
+def table_columns(inst: JellyBeanInstance) -> list[str]:
+    """Operators named by the accuracy table's columns, in column order.
+
+    ``accuracy.columns`` when given; otherwise every operator in file order, or
+    only those with more than one variant when every row has exactly one
+    variant name per such operator (single-variant operators need no column).
+    """
+    if inst.accuracy.columns is not None:
+        return list(inst.accuracy.columns)
+    every = [op.name for op in inst.operators]
+    several = [op.name for op in inst.operators if len(op.variants) > 1]
+    rows = inst.accuracy.rows
+    if len(several) < len(every) and rows and all(len(row) == len(several) + 1 for row in rows):
+        return several
+    return every
 
 
 def as_name(value: Any) -> str:

@@ -20,7 +20,12 @@ from functools import cached_property
 import numpy as np
 
 from idnopt.errors import InputError
-from idnopt.formulations.jellybean.checks import as_name, price_end_key, raise_problems
+from idnopt.formulations.jellybean.checks import (
+    as_name,
+    price_end_key,
+    raise_problems,
+    table_columns,
+)
 from idnopt.formulations.jellybean.schema import (
     Edge,
     JellyBeanInstance,
@@ -105,6 +110,10 @@ class CompiledWorkflow:
         ``(F,)`` per-variant accuracy (nan when not given).
     row_of_combination : dict
         Table row of each combination (tuple of variant indices).
+    variant_output_accuracy : numpy.ndarray
+        ``(F,)`` each variant's own profiled output accuracy (nan when not given).
+    variant_beam_cost : numpy.ndarray
+        ``(F,)`` proxy cost of the published beam search (nan when not given).
     """
 
     operators: list[str]
@@ -137,6 +146,8 @@ class CompiledWorkflow:
     table_accuracy: np.ndarray | None
     variant_accuracy: np.ndarray
     row_of_combination: dict[tuple[int, ...], int] = field(default_factory=dict)
+    variant_output_accuracy: np.ndarray | None = None
+    variant_beam_cost: np.ndarray | None = None
 
     # -- sizes -------------------------------------------------------------------------
     @property
@@ -442,8 +453,8 @@ def compile_workflow(inst: JellyBeanInstance) -> CompiledWorkflow:
     rows = row_acc = None
     lookup_rows: dict[tuple[int, ...], int] = {}
     if inst.accuracy.rule == "table":
-        columns = inst.accuracy.columns or ops
-        position = [op_index[c] for c in columns]
+        # operators without a column have a single variant: index 0 in every row
+        position = [op_index[c] for c in table_columns(inst)]
         rows = np.zeros((len(inst.accuracy.rows), len(ops)), dtype=np.int64)
         row_acc = np.zeros(len(inst.accuracy.rows))
         for r, row in enumerate(inst.accuracy.rows):
@@ -482,7 +493,18 @@ def compile_workflow(inst: JellyBeanInstance) -> CompiledWorkflow:
         table_accuracy=row_acc,
         variant_accuracy=var_acc,
         row_of_combination=lookup_rows,
+        variant_output_accuracy=np.array(
+            [_or_nan(v.output_accuracy) for o in inst.operators for v in o.variants]
+        ),
+        variant_beam_cost=np.array(
+            [_or_nan(v.beam_cost) for o in inst.operators for v in o.variants]
+        ),
     )
+
+
+def _or_nan(value: float | None) -> float:
+    """``value``, or nan when it is not given."""
+    return math.nan if value is None else float(value)
 
 
 def _edge_sizes(

@@ -148,20 +148,27 @@ def random_instance(
             other = f"op{int(rng.integers(v))}"
             if all(e["source"] != other or e["target"] != f"op{v}" for e in edges):
                 edges.append(edge(other, f"op{v}", False, variants))
-    total = variants**operators
+    total = variants**operators  # a Python int: exact at any size
     n_rows = rows if rows is not None else (total if total <= 4096 else 1000)
     n_rows = min(n_rows, total)
     if total <= 4096:
         picks = rng.permutation(total)[:n_rows]
-    else:
+        combos = [
+            [(int(code) // variants**v) % variants for v in range(operators)] for code in picks
+        ]
+    elif total < 2**63:
         picks_set: set[int] = set()
         while len(picks_set) < n_rows:
             picks_set.update(int(x) for x in rng.integers(0, total, n_rows))
         picks = np.array(sorted(picks_set)[:n_rows])
         rng.shuffle(picks)
+        combos = [
+            [(int(code) // variants**v) % variants for v in range(operators)] for code in picks
+        ]
+    else:
+        combos = _sample_combinations(rng, n_rows, operators, variants)
     table = []
-    for code in picks:
-        combo = [(int(code) // variants**v) % variants for v in range(operators)]
+    for combo in combos:
         mean = float(np.mean([var_acc[v][c] for v, c in enumerate(combo)]))
         accuracy = float(np.clip(mean + rng.normal(0, 0.02), 0.0, 1.0))
         table.append([f"m{c}" for c in combo] + [round(accuracy, 4)])
@@ -207,3 +214,22 @@ def _dedupe_prices(prices: list[dict]) -> list[dict]:
     for entry in prices:
         seen[(entry["source"], entry["target"])] = entry
     return list(seen.values())
+
+
+def _sample_combinations(
+    rng: np.random.Generator, count: int, operators: int, variants: int
+) -> list[list[int]]:
+    """``count`` distinct combinations drawn one variant per operator, never enumerating them.
+
+    Used when there are 2^63 combinations or more (a row code would overflow
+    int64); ``count`` is far below that, so duplicates are rare and redrawn.
+    """
+    seen: set[tuple[int, ...]] = set()
+    combos: list[list[int]] = []
+    while len(combos) < count:
+        for row in rng.integers(0, variants, size=(count - len(combos), operators)):
+            key = tuple(int(c) for c in row)
+            if key not in seen:
+                seen.add(key)
+                combos.append(list(key))
+    return combos

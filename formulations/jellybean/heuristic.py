@@ -1,6 +1,8 @@
-"""The published JellyBean baseline: beam search over combinations, then greedy assignment.
+"""A simplified JellyBean-style baseline: beam search over combinations, then greedy fill.
 
-Combinations start from the most accurate variant of every operator; each step
+Not the published optimizer (that is :mod:`~idnopt.formulations.jellybean.published`,
+method ``published``): this method (``heuristic``) is a lighter variant kept as
+a cheap baseline. Combinations start from the most accurate variant of every operator; each step
 moves one operator to its next less accurate variant, keeps the children that
 still meet the target (accuracy is assumed monotone: a combination below the
 target is not expanded) and the ``beam_width`` best by a proxy cost. The

@@ -1,10 +1,13 @@
 """The JellyBean family's methods, declared once on the method contract, and the family.
 
-``milp`` (default) is the exact MILP of :mod:`~idnopt.formulations.jellybean.program`
-solved by :func:`~idnopt.formulations.jellybean.milp.solve_milp`; ``heuristic`` is
-the beam search over variant combinations with greedy fill of
-:mod:`~idnopt.formulations.jellybean.heuristic` (a simplified JellyBean-style
-baseline, not a reproduction of the published optimizer).
+``bnb`` (default) is the exact branch-and-bound over (accuracy-table row, tier
+pattern) pairs of :mod:`~idnopt.formulations.jellybean.bnb`; ``milp`` the direct
+exact MILP of :mod:`~idnopt.formulations.jellybean.program` solved by
+:func:`~idnopt.formulations.jellybean.milp.solve_milp` (any backend);
+``published`` the published JellyBean optimizer of
+:mod:`~idnopt.formulations.jellybean.published`; ``heuristic`` a simplified beam
+search with greedy fill (:mod:`~idnopt.formulations.jellybean.heuristic`), not the
+published optimizer.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import Field
 
 from idnopt.errors import InputError
 from idnopt.family import Family, Generator
+from idnopt.formulations.jellybean.bnb import solve_bnb
 from idnopt.formulations.jellybean.compiled import compile_workflow
 from idnopt.formulations.jellybean.evaluation import evaluate
 from idnopt.formulations.jellybean.generator import random_instance
@@ -23,6 +27,7 @@ from idnopt.formulations.jellybean.heuristic import solve_heuristic
 from idnopt.formulations.jellybean.milp import solve_milp
 from idnopt.formulations.jellybean.plan import Routing, check_routing, check_target
 from idnopt.formulations.jellybean.program import build_program
+from idnopt.formulations.jellybean.published import solve_published
 from idnopt.formulations.jellybean.schema import JellyBeanInstance
 from idnopt.method import Call, Method, Parameters
 from idnopt.program import Program
@@ -39,6 +44,39 @@ class HeuristicParameters(Parameters):
         None, ge=0, le=1, description="accuracy target (None: the instance's)"
     )
     beam_width: int = Field(3, ge=1, description="beam width of the combination search")
+
+
+class PublishedParameters(Parameters):
+    """Options of ``published`` (the published optimizer's settings, with its defaults)."""
+
+    routing: Literal["flows", "proportional"] = Field(
+        "proportional",
+        description="routing rule plans are compared and priced under (published: proportional)",
+    )
+    target: float | None = Field(
+        None, ge=0, le=1, description="accuracy target (default: the instance's)"
+    )
+    beam_width: int = Field(
+        10, ge=1, description="partial variant assignments kept per operator (BEST_K)"
+    )
+    orders: int = Field(10, ge=1, description="topological orders tried by the worker assignment")
+    best_states: int = Field(
+        10, ge=1, description="cheapest partial worker assignments kept per step"
+    )
+    sample_limit: int | None = Field(
+        None, ge=1, description="accuracy samples used per sink variant (default: all)"
+    )
+
+
+class BnbParameters(Parameters):
+    """Options of ``bnb``."""
+
+    routing: Literal["flows", "proportional"] = Field(
+        "flows", description="routing rule the plan is optimised and priced under"
+    )
+    target: float | None = Field(
+        None, ge=0, le=1, description="accuracy target (default: the instance's)"
+    )
 
 
 class MilpParameters(HeuristicParameters):
@@ -101,6 +139,51 @@ def run_milp(instance: JellyBeanInstance, parameters: MilpParameters, call: Call
     )
 
 
+def run_bnb(instance: JellyBeanInstance, parameters: BnbParameters, call: Call) -> Result:
+    """Exact branch-and-bound over (accuracy-table row, tier pattern) pairs."""
+    if call.backend != "highs":
+        raise InputError(
+            f"method 'bnb' runs its own search on HiGHS; for backend {call.backend!r} "
+            "use method 'milp'"
+        )
+    if call.solver.solver is not None or call.solver.initial_values is not None:
+        raise InputError(
+            "method 'bnb' takes no 'solver' or 'initial_values' (it solves many small "
+            "programs on HiGHS); use method 'milp' for those"
+        )
+    with call.phase("build"):
+        workflow = compile_workflow(instance)
+    routing = check_routing(parameters.routing)
+    target = check_target(parameters.target, instance)
+    if workflow.accuracy_rule != "table":
+        result = solve_milp(
+            workflow,
+            routing,
+            target,
+            "highs",
+            False,
+            None,
+            3,
+            budget=call.budget,
+            **{k: v for k, v in call.solver.model_dump().items() if v is not None},
+        )
+        note = (
+            f"accuracy rule {workflow.accuracy_rule!r} (no table to branch on): "
+            "solved by the direct MILP"
+        )
+        result.message = f"{note}; {result.message}" if result.message else note
+        return result
+    return solve_bnb(
+        workflow,
+        routing,
+        target,
+        call.budget,
+        mip_gap=call.solver.mip_gap,
+        threads=call.solver.threads,
+        instance=instance,
+    )
+
+
 def run_heuristic(
     instance: JellyBeanInstance, parameters: HeuristicParameters, call: Call
 ) -> Result:
@@ -113,6 +196,26 @@ def run_heuristic(
             check_routing(parameters.routing),
             check_target(parameters.target, instance),
             parameters.beam_width,
+        )
+
+
+def run_published(
+    instance: JellyBeanInstance, parameters: PublishedParameters, call: Call
+) -> Result:
+    """The published optimizer: beam search, greedy multi-tier assignment, evaluator."""
+    with call.phase("build"):
+        workflow = compile_workflow(instance)
+    with call.phase("heuristic"):
+        return solve_published(
+            instance,
+            workflow,
+            check_routing(parameters.routing),
+            check_target(parameters.target, instance),
+            beam_width=parameters.beam_width,
+            orders=parameters.orders,
+            best_states=parameters.best_states,
+            sample_limit=parameters.sample_limit,
+            budget=call.budget,
         )
 
 
@@ -195,12 +298,28 @@ def _describe(instance: JellyBeanInstance) -> str:
 
 METHODS = (
     Method(
+        "bnb",
+        "exact branch-and-bound over accuracy-table rows x tier patterns (HiGHS)",
+        run_bnb,
+        BnbParameters,
+        solves_program=True,
+        relaxation="milp",
+        exact=True,
+    ),
+    Method(
         "milp",
         "exact MILP over accuracy-table rows, workers and shares",
         run_milp,
         MilpParameters,
         solves_program=True,
         exact=True,
+    ),
+    Method(
+        "published",
+        "the published JellyBean optimizer: beam search over combinations, greedy "
+        "multi-tier worker assignment",
+        run_published,
+        PublishedParameters,
     ),
     Method(
         "heuristic",

@@ -3,13 +3,15 @@
 Sources feed a DAG of operators; every operator has model variants; workers sit
 on ordered tiers; an accuracy table (or a per-variant rule) gives the end-to-end
 accuracy of variant combinations; network prices apply to upward tier crossings.
-Units are normalised at load time (ms, MB, requests/s, $/h, $/GB). The located
-cross-checks live in :mod:`idnopt.formulations.jellybean.checks`.
+Units are normalised at load time (ms, MB, requests/s, $/h, $/GB, accuracies
+as fractions: ``"56 %"`` is 0.56). The located cross-checks live in
+:mod:`idnopt.formulations.jellybean.checks`.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -18,9 +20,11 @@ from idnopt.instance import TIERS, Instance, Name, Node, Problem, Strict
 from idnopt.units import (
     DollarsPerGigabyte,
     DollarsPerHour,
+    Fraction,
     Megabytes,
     Milliseconds,
     RequestsPerSecond,
+    parse_quantity,
 )
 
 
@@ -86,11 +90,20 @@ class Variant(Strict):
     request; a worker without an entry cannot run the variant. ``accuracy`` is
     only needed by the ``product``/``minimum`` accuracy rules (and, when given,
     ranks variants for the heuristic).
+
+    Two optional numbers feed the published optimizer's beam search (method
+    ``published``): ``output_accuracy``, the operator's own profiled output
+    accuracy on whatever scale it is measured (top-1 %, negative word error
+    rate…; higher is better), which end-to-end samples turn into requirements
+    on upstream operators; and ``beam_cost``, the proxy cost the beam ranks
+    variants by (not dollars). Defaults are described in ``THEORY.md``.
     """
 
     name: Name
     latency: dict[str, Annotated[Milliseconds, Field(gt=0)]] = Field(default_factory=dict)
-    accuracy: Annotated[float, Field(ge=0, le=1)] | None = None
+    accuracy: Annotated[Fraction, Field(ge=0, le=1)] | None = None
+    output_accuracy: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    beam_cost: Annotated[float, Field(allow_inf_nan=False)] | None = None
 
 
 class Operator(Strict):
@@ -149,15 +162,26 @@ class Accuracy(Strict):
     """End-to-end accuracy of variant combinations.
 
     ``rule: table`` (default): ``rows`` list combinations as
-    ``[variant of columns[0], …, variant of columns[-1], accuracy]`` (``columns``
-    defaults to the operators in file order); only listed combinations may be
-    chosen. ``rule: product`` / ``rule: minimum`` compute the accuracy from each
+    ``[variant of columns[0], …, variant of columns[-1], accuracy]``; only listed
+    combinations may be chosen. Operators with a single variant need no column.
+    ``columns`` defaults to the operators in file order, or to those with more
+    than one variant when every row has one variant name per such operator.
+    Accuracies are fractions or percentages (``0.5659`` or ``"56.59 %"``).
+    ``rule: product`` / ``rule: minimum`` compute the accuracy from each
     variant's ``accuracy`` instead (only when no table is given).
     """
 
     rule: Literal["table", "product", "minimum"] = "table"
     columns: list[Name] | None = None
     rows: list[list[str | float]] = Field(default_factory=list)
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _percentages(cls, rows: Any) -> Any:
+        """Read an accuracy given with a unit (``"56.59 %"``) as a fraction."""
+        if not isinstance(rows, list):
+            return rows
+        return [_read_accuracy_cell(row) for row in rows]
 
 
 class JellyBeanInstance(Instance):
@@ -170,8 +194,23 @@ class JellyBeanInstance(Instance):
     workers: list[Worker] = Field(min_length=1)
     accuracy: Accuracy = Field(default_factory=Accuracy)
     network: Network = Field(default_factory=Network)
-    target: Annotated[float, Field(ge=0, le=1)] = 0.0
+    target: Annotated[Fraction, Field(ge=0, le=1)] = 0.0
 
     def cross_check(self) -> list[Problem]:
         """Check every name and reference; return located problems (empty when consistent)."""
         return checks.cross_check(self)
+
+
+def _read_accuracy_cell(row: Any) -> Any:
+    """A table row whose last cell, a string such as ``"56.59 %"``, becomes a fraction.
+
+    Cells that cannot be read are left as they are: the cross-checks name them
+    with their location.
+    """
+    if not isinstance(row, list) or not row or not isinstance(row[-1], str):
+        return row
+    try:
+        value = parse_quantity(row[-1], "fraction")
+    except ValueError:
+        return row
+    return row if math.isnan(value) else [*row[:-1], value]
