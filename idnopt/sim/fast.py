@@ -1,0 +1,541 @@
+"""The fast serving engine: an event loop of its own, and a vectorised path for fixed decisions.
+
+Two ways to simulate a :class:`~idnopt.sim.system.ServingSystem` on a
+:class:`~idnopt.sim.workload.Queries` table, exact to the same model as the
+simpy reference (:mod:`~idnopt.sim.reference`), which the tests check them against:
+
+* :class:`Engine` - one heap of events (arrival at a deployment, end of a
+  batch, expiry of a batch wait, return of an answer when a scheduler wants
+  feedback) merged with the queries, which are already sorted by arrival. A
+  scheduler decides each query when it arrives, seeing the state the loop has
+  reached at that instant: load reports taken every ``report_interval`` ms
+  plus the work its own ingress sent since (or the exact loads when the
+  interval is 0), and the network delays it measured recently. The engine
+  can also be driven one decision at a time (:meth:`Engine.advance`,
+  :meth:`Engine.dispatch`), which is what the Gymnasium environment does.
+* :func:`simulate_decided` - when every decision is known in advance (a
+  scheduler that reads no state), arrivals at each deployment are computed
+  with numpy and each deployment is simulated on its own: the Lindley
+  recursion in numpy for one server without a queue limit, a tight loop
+  otherwise.
+
+A FIFO deployment needs no event after a query's arrival: its start is the
+earliest free server after every earlier arrival. Batching deployments ask
+for their own events (:class:`~idnopt.sim.queues.BatchQueue`).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+import numpy as np
+
+from idnopt.sim.outcome import Outcome
+from idnopt.sim.queues import FREE, TIMER, BatchQueue, FifoQueue, lindley
+from idnopt.sim.system import UNLIMITED_QUEUE, ServingSystem
+from idnopt.sim.workload import Queries
+
+ARRIVE, RETURN = 0, 3
+"""Event kinds of the loop besides the queues' own (FREE, TIMER)."""
+
+DELAY_SMOOTHING = 0.2
+"""Weight of a new measurement in the moving average of network delays."""
+
+INFINITY = float("inf")
+
+
+class Engine:
+    """Event loop over the queries of one simulation.
+
+    Parameters
+    ----------
+    system : ServingSystem
+        What is simulated.
+    queries : Queries
+        Every query, sorted by arrival time.
+    observe_state : bool
+        Keep load reports, per-ingress dispatched work and measured delays
+        (what stateful schedulers read).
+    feedback : callable, optional
+        ``feedback(query, success)`` called when a query's answer returns (or
+        it is dropped), in time order.
+    track_inflight : bool
+        Remember queries on their way to each deployment (for :meth:`predict_end`).
+
+    Attributes
+    ----------
+    now : float
+        Time of the last decision or processed event (ms).
+    """
+
+    def __init__(
+        self,
+        system: ServingSystem,
+        queries: Queries,
+        *,
+        observe_state: bool = False,
+        feedback: Callable[[int, bool], None] | None = None,
+        track_inflight: bool = False,
+    ) -> None:
+        self.system = system
+        self.queries = queries
+        deployments = system.deployments
+        count = len(deployments)
+        size = len(queries)
+        # per-query state in Python lists: scalar access is several times cheaper than numpy's
+        self._time = queries.time.tolist()
+        self._klass = queries.klass.tolist()
+        self._factor = queries.service_factor.tolist()
+        self._jitter_up = queries.jitter_up.tolist()
+        self._jitter_down = queries.jitter_down.tolist()
+        self._table = system.target_deployment.tolist()
+        self._uplink = system.uplink.tolist()
+        self._downlink = system.downlink.tolist()
+        self._jitter = system.jitter.tolist()
+        self._latency = deployments.latency.tolist()
+        self._ingress = system.classes.ingress.tolist()
+        nan = float("nan")
+        self._target = [-1] * size
+        self._deployment = [-1] * size
+        self._arrival = [nan] * size
+        self._start = [nan] * size
+        self._end = [nan] * size
+        self._finish = [nan] * size
+        self._batch = [0] * size
+        self._refused = [False] * size
+        self.heap: list[tuple[float, int, int, int, int]] = []
+        self._sequence = 0
+        self.now = 0.0
+        self.feedback = feedback
+        self.observe_state = observe_state
+        self.track_inflight = track_inflight
+        self.inflight: list[dict[int, tuple[float, float]]] = [{} for _ in range(count)]
+        self.per_query = (deployments.latency / deployments.replicas).tolist()
+        self.fifo = [int(b) == 1 for b in deployments.batch]
+        self.queues: list[FifoQueue | BatchQueue] = []
+        for index in range(count):
+            limit = int(min(deployments.queue_limit[index], UNLIMITED_QUEUE))
+            if self.fifo[index]:
+                self.queues.append(FifoQueue(int(deployments.replicas[index]), limit))
+            else:
+                full = deployments.batch_time(index, int(deployments.batch[index]))
+                self.queues.append(
+                    BatchQueue(
+                        index,
+                        int(deployments.replicas[index]),
+                        int(deployments.batch[index]),
+                        limit,
+                        float(deployments.max_wait[index]),
+                        self._batch_service(index),
+                        self._schedule,
+                        self._batch_started,
+                        per_query=full / int(deployments.batch[index]),
+                    )
+                )
+        interval = system.report_interval
+        self.report_interval = interval
+        self.next_report = interval if (observe_state and interval > 0) else INFINITY
+        # estimated backlog per ingress node and deployment, plus a column of inf for
+        # targets that cannot serve a class (index -1 of the target table)
+        self._estimate = np.zeros((len(system.nodes), count + 1))
+        self._estimate[:, count] = INFINITY
+        self._rows = list(self._estimate)  # row views: 1-d scalar updates are cheaper
+        self._lookup = np.where(system.target_deployment >= 0, system.target_deployment, count)
+        self._delay = (system.uplink + system.jitter).tolist()
+        self._outcome: Outcome | None = None
+        self.decided = 0
+
+    # -- events ---------------------------------------------------------------------------
+    def _schedule(self, time: float, kind: int, index: int, payload: int) -> None:
+        self._sequence += 1
+        heapq.heappush(self.heap, (time, self._sequence, kind, index, payload))
+
+    def _batch_service(self, index: int) -> Callable[[int, int], float]:
+        deployments = self.system.deployments
+        factor = self._factor
+
+        def service(size: int, first: int) -> float:
+            return deployments.batch_time(index, size) * factor[first]
+
+        return service
+
+    def _batch_started(self, members: list[int], start: float, end: float, size: int) -> None:
+        for query in members:
+            self._start[query] = start
+            self._end[query] = end
+            self._batch[query] = size
+            self._returns(query, self._deployment[query], end)
+
+    def _returns(self, query: int, index: int, end: float) -> None:
+        klass = self._klass[query]
+        finish = (
+            end
+            + self._downlink[klass][index]
+            + self._jitter_down[query] * self._jitter[klass][index]
+        )
+        self._finish[query] = finish
+        if self.feedback is not None:
+            self._schedule(finish, RETURN, index, query)
+
+    def _arrive(self, time: float, index: int, query: int) -> None:
+        if self.track_inflight:
+            self.inflight[index].pop(query, None)
+        if self.observe_state:
+            estimate = self._delay[self._klass[query]]
+            estimate[index] += DELAY_SMOOTHING * (time - self._time[query] - estimate[index])
+        queue = self.queues[index]
+        if self.fifo[index]:
+            work = self._latency[index] * self._factor[query]
+            start = queue.arrive(time, work)
+            if start < 0:
+                self._refuse(query)
+                return
+            end = start + work
+            self._start[query] = start
+            self._end[query] = end
+            self._batch[query] = 1
+            klass = self._klass[query]
+            finish = (
+                end
+                + self._downlink[klass][index]
+                + self._jitter_down[query] * self._jitter[klass][index]
+            )
+            self._finish[query] = finish
+            if self.feedback is not None:
+                self._schedule(finish, RETURN, index, query)
+        elif not queue.arrive(time, query):
+            self._refuse(query)
+
+    def _refuse(self, query: int) -> None:
+        self._refused[query] = True
+        if self.feedback is not None:
+            self.feedback(query, False)
+
+    def _report(self, time: float) -> None:
+        self._estimate[:, :-1] = np.array([queue.backlog(time) for queue in self.queues])[None, :]
+
+    def advance(self, until: float) -> None:
+        """Process every event and load report due at or before ``until`` ms."""
+        heap = self.heap
+        queues = self.queues
+        arrive = self._arrive
+        pop = heapq.heappop
+        while True:
+            head = heap[0][0] if heap else INFINITY
+            if self.next_report <= until and self.next_report < head:
+                self._report(self.next_report)
+                self.next_report += self.report_interval
+                continue
+            if head > until or not heap:
+                break
+            time, _, kind, index, payload = pop(heap)
+            if kind == ARRIVE:
+                arrive(time, index, payload)
+            elif kind == FREE:
+                queues[index].on_free(time)
+            elif kind == TIMER:
+                queues[index].on_timer(time, payload)
+            else:
+                self._feedback(payload)
+        if until < INFINITY:
+            self.now = max(self.now, until)
+
+    def _feedback(self, query: int) -> None:
+        # the rule of idnopt.sim.outcome.query_success, for one query
+        klass = self._klass[query]
+        classes = self.system.classes
+        index = self._deployment[query]
+        success = bool(
+            self._finish[query] - self._time[query] <= classes.deadline[klass] + 1e-9
+            and self.system.deployments.accuracy[index] >= classes.min_accuracy[klass] - 1e-12
+        )
+        self.feedback(query, success)
+
+    # -- decisions ------------------------------------------------------------------------
+    def dispatch(self, query: int, target: int) -> int:
+        """Send ``query`` to ``target`` now; the deployment it goes to (``-1``: dropped)."""
+        klass = self._klass[query]
+        index = self._table[klass][target]
+        self._target[query] = target
+        if query >= self.decided:
+            self.decided = query + 1
+        if index < 0:
+            if self.feedback is not None:
+                self.feedback(query, False)
+            return -1
+        self._deployment[query] = index
+        arrival = (
+            self._time[query]
+            + self._uplink[klass][index]
+            + self._jitter_up[query] * self._jitter[klass][index]
+        )
+        self._arrival[query] = arrival
+        self._sequence += 1
+        heapq.heappush(self.heap, (arrival, self._sequence, ARRIVE, index, query))
+        if self.observe_state:
+            self._rows[self._ingress[klass]][index] += self.per_query[index]
+        if self.track_inflight:
+            work = self._latency[index] * self._factor[query]
+            self.inflight[index][query] = (arrival, work)
+        return index
+
+    def loads(self, query: int) -> np.ndarray:
+        """Estimated backlog (ms per server) of each target, as the query's ingress sees it.
+
+        Load reports plus the work this ingress sent since the last one, or the
+        exact backlogs when the report interval is 0; ``inf`` for targets that
+        cannot serve the query's class.
+        """
+        klass = self._klass[query]
+        if self.report_interval > 0:
+            return self._estimate[self._ingress[klass]][self._lookup[klass]]
+        now = self._time[query]
+        per_deployment = np.array([queue.backlog(now) for queue in self.queues] + [INFINITY])
+        return per_deployment[self._lookup[klass]]
+
+    def delays(self, query: int) -> np.ndarray:
+        """Recently measured round-trip network delay (ms) to each target for the query's class."""
+        klass = self._klass[query]
+        table = self.system.target_deployment[klass]
+        valid = table >= 0
+        safe = np.where(valid, table, 0)
+        both = (
+            np.asarray(self._delay[klass])[safe]
+            + self.system.downlink[klass, safe]
+            + self.system.jitter[klass, safe]
+        )
+        return np.where(valid, both, INFINITY)
+
+    def predict_end(self, query: int, index: int) -> float:
+        """End of service of ``query`` at deployment ``index`` if no later query overtook it.
+
+        Exact for FIFO deployments given the queries already dispatched (those
+        still on their way included); a rough estimate for batching ones.
+        """
+        klass = self._klass[query]
+        arrival = (
+            self._time[query]
+            + self._uplink[klass][index]
+            + self._jitter_up[query] * self._jitter[klass][index]
+        )
+        work = self._latency[index] * self._factor[query]
+        ahead = sorted(v for q, v in self.inflight[index].items() if q != query)
+        return self.queues[index].predict(arrival, work, ahead)
+
+    def run(self, choose: Callable[[int], int], progress: Callable[[float], None] | None = None):
+        """Decide every query with ``choose(query) -> target``, then drain; returns the outcome."""
+        times = self._time
+        heap = self.heap
+        advance, dispatch = self.advance, self.dispatch
+        count = len(times)
+        step = max(count // 100, 1)
+        for query in range(count):
+            time = times[query]
+            if (heap and heap[0][0] <= time) or self.next_report <= time:
+                advance(time)
+            self.now = time
+            dispatch(query, choose(query))
+            if progress is not None and query % step == 0:
+                progress(query / count)
+        return self.drain(progress)
+
+    def drain(self, progress: Callable[[float], None] | None = None) -> Outcome:
+        """Process every remaining event (no more reports); returns the outcome."""
+        self.next_report = INFINITY
+        self.advance(INFINITY)
+        if progress is not None:
+            progress(1.0)
+        self._outcome = None
+        return self.outcome
+
+    @property
+    def outcome(self) -> Outcome:
+        """Per-query results so far (complete after :meth:`drain`)."""
+        if self._outcome is None or self.heap:
+            self._outcome = Outcome(
+                target=np.array(self._target, dtype=np.int64),
+                deployment=np.array(self._deployment, dtype=np.int64),
+                arrival=np.array(self._arrival),
+                start=np.array(self._start),
+                end=np.array(self._end),
+                finish=np.array(self._finish),
+                batch=np.array(self._batch, dtype=np.int64),
+                refused=np.array(self._refused, dtype=bool),
+                busy=np.array([queue.busy for queue in self.queues]),
+            )
+        return self._outcome
+
+
+def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarray) -> Outcome:
+    """Simulate with every query's target fixed in advance (no state is read).
+
+    Parameters
+    ----------
+    system : ServingSystem
+        What is simulated.
+    queries : Queries
+        Every query, sorted by arrival time.
+    targets : numpy.ndarray
+        Target of each query.
+
+    Returns
+    -------
+    Outcome
+        The same as :class:`Engine` gives for these decisions.
+    """
+    deployments = system.deployments
+    count = len(queries)
+    outcome = Outcome.empty(count, len(deployments))
+    klass = queries.klass
+    targets = np.asarray(targets, dtype=np.int64)
+    outcome.target[:] = targets
+    chosen = system.target_deployment[klass, targets] if count else np.zeros(0, np.int64)
+    outcome.deployment[:] = chosen
+    valid = chosen >= 0
+    safe = np.where(valid, chosen, 0)
+    arrival = (
+        queries.time + system.uplink[klass, safe] + queries.jitter_up * system.jitter[klass, safe]
+    )
+    outcome.arrival[:] = np.where(valid, arrival, np.nan)
+    work_all = deployments.latency[safe] * queries.service_factor
+    order = np.lexsort((np.arange(count), arrival, np.where(valid, chosen, -1)))
+    sorted_deployment = np.where(valid, chosen, -1)[order]
+    bounds = np.searchsorted(sorted_deployment, np.arange(-1, len(deployments) + 1))
+    for index in range(len(deployments)):
+        members = order[bounds[index + 1] : bounds[index + 2]]
+        if members.size == 0:
+            continue
+        if int(deployments.batch[index]) == 1:
+            _fifo_deployment(system, index, members, arrival, work_all, outcome)
+        else:
+            _batch_deployment(system, queries, index, members, arrival, outcome)
+    served = ~np.isnan(outcome.end)
+    finish = (
+        outcome.end
+        + system.downlink[klass, safe]
+        + queries.jitter_down * system.jitter[klass, safe]
+    )
+    outcome.finish[:] = np.where(served, finish, np.nan)
+    return outcome
+
+
+def _fifo_deployment(system, index, members, arrival, work_all, outcome) -> None:
+    deployments = system.deployments
+    arrivals = arrival[members]
+    work = work_all[members]
+    replicas = int(deployments.replicas[index])
+    limit = int(min(deployments.queue_limit[index], UNLIMITED_QUEUE))
+    if replicas == 1 and limit >= UNLIMITED_QUEUE:
+        start, end = lindley(arrivals, work)
+        outcome.start[members] = start
+        outcome.end[members] = end
+        outcome.batch[members] = 1
+        outcome.busy[index] = float(work.sum())
+        return
+    queue = FifoQueue(replicas, limit)
+    starts = np.full(members.size, np.nan)
+    arrive = queue.arrive
+    for position, (time, amount) in enumerate(zip(arrivals.tolist(), work.tolist())):
+        start = arrive(time, amount)
+        if start >= 0:
+            starts[position] = start
+    refused = np.isnan(starts)
+    outcome.refused[members[refused]] = True
+    outcome.start[members] = starts
+    outcome.end[members] = starts + work
+    outcome.batch[members] = np.where(refused, 0, 1)
+    outcome.busy[index] = queue.busy
+
+
+def _batch_deployment(system, queries, index, members, arrival, outcome) -> None:
+    deployments = system.deployments
+    if int(deployments.queue_limit[index]) >= UNLIMITED_QUEUE:
+        _batches_in_order(system, queries, index, members, arrival, outcome)
+        return
+    heap: list[tuple[float, int, int, int, int]] = []
+    counter = [0]
+
+    def schedule(time: float, kind: int, _index: int, payload: int) -> None:
+        counter[0] += 1
+        heapq.heappush(heap, (time, counter[0], kind, _index, payload))
+
+    def started(batch: list[int], start: float, end: float, size: int) -> None:
+        outcome.start[batch] = start
+        outcome.end[batch] = end
+        outcome.batch[batch] = size
+
+    factor = queries.service_factor
+    full = deployments.batch_time(index, int(deployments.batch[index]))
+    queue = BatchQueue(
+        index,
+        int(deployments.replicas[index]),
+        int(deployments.batch[index]),
+        int(min(deployments.queue_limit[index], UNLIMITED_QUEUE)),
+        float(deployments.max_wait[index]),
+        lambda size, first: deployments.batch_time(index, size) * float(factor[first]),
+        schedule,
+        started,
+        per_query=full / int(deployments.batch[index]),
+    )
+    for query in members.tolist():
+        schedule(float(arrival[query]), ARRIVE, index, query)
+    while heap:
+        time, _, kind, _, payload = heapq.heappop(heap)
+        if kind == ARRIVE:
+            if not queue.arrive(time, payload):
+                outcome.refused[payload] = True
+        elif kind == FREE:
+            queue.on_free(time)
+        else:
+            queue.on_timer(time, payload)
+    outcome.busy[index] = queue.busy
+
+
+def _batches_in_order(system, queries, index, members, arrival, outcome) -> None:
+    """Batches of one deployment without a queue limit, from its arrivals known in advance.
+
+    The next batch goes to the server that frees first, at ``s = max(free,
+    min(a_i + max_wait, a_{i+batch-1}))`` (the oldest waiting query ``i`` waits
+    for a full batch or its maximum wait, and for a free server), and takes
+    every query waiting at ``s``, at most ``batch`` of them: the rule of
+    :class:`~idnopt.sim.queues.BatchQueue`, without events.
+    """
+    from bisect import bisect_right
+
+    deployments = system.deployments
+    size_limit = int(deployments.batch[index])
+    wait = float(deployments.max_wait[index])
+    latency = float(deployments.latency[index])
+    cost = float(deployments.batch_cost[index])
+    arrivals = arrival[members].tolist()
+    factors = queries.service_factor[members].tolist()
+    count = len(arrivals)
+    free = [0.0] * int(deployments.replicas[index])
+    starts = [0.0] * count
+    ends = [0.0] * count
+    sizes = [0] * count
+    busy = 0.0
+    first = 0
+    while first < count:
+        head = arrivals[first]
+        full = first + size_limit - 1
+        ready = head + wait
+        if full < count and arrivals[full] < ready:
+            ready = arrivals[full]
+        start = free[0] if free[0] > ready else ready
+        stop = bisect_right(arrivals, start, first, min(first + size_limit, count))
+        size = stop - first
+        work = latency * (1.0 + cost * (size - 1)) * factors[first]
+        end = start + work
+        heapq.heapreplace(free, end)
+        busy += work
+        for position in range(first, stop):
+            starts[position] = start
+            ends[position] = end
+            sizes[position] = size
+        first = stop
+    outcome.start[members] = starts
+    outcome.end[members] = ends
+    outcome.batch[members] = sizes
+    outcome.busy[index] = busy
