@@ -402,6 +402,7 @@ app.add_command(profile_command, "profile")
 app.add_command(sweep_command, "sweep")
 app.add_command(generate_command, "generate")
 app.add_command(online_command, "online")
+app.add_command(__import__("idnopt.cli.simulate", fromlist=["x"]).simulate_command, "simulate")
 
 
 def main() -> None:
