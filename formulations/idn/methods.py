@@ -352,6 +352,7 @@ METHODS = (
     ),
 )
 
+
 def load_online() -> Any:
     """The online version of the family (imported on first use)."""
     from idnopt.formulations.idn.online import ONLINE
