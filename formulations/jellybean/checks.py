@@ -124,7 +124,7 @@ def check_edges(inst: JellyBeanInstance, names: DeclaredNames) -> list[Problem]:
     problems: list[Problem] = []
     sources, operators, variant_names = names.sources, names.operators, names.variants
     op_index = {name: i for i, name in enumerate(operators)}
-    nodes = set(sources) | set(operators)
+    nodes = dict.fromkeys([*sources, *operators])  # file order: messages do not depend on hashing
     pairs: set[tuple[str, str]] = set()
     fed = set()
     successors: dict[str, list[str]] = {name: [] for name in nodes}

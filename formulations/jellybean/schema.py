@@ -55,7 +55,7 @@ class Worker(Strict):
     tier: str | int = "edge"
     price: Annotated[DollarsPerHour, Field(ge=0)]
     hardware: Name | None = None
-    count: Annotated[int, Field(ge=1)] = 1
+    count: Annotated[int, Field(ge=1, le=10_000)] = 1
 
     @field_validator("tier")
     @classmethod
