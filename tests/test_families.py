@@ -53,7 +53,12 @@ def test_every_method_respects_a_short_budget(kind):
 
 
 def test_one_second_budget_returns_the_incumbent_of_a_milp_that_cannot_finish():
+    import os
+
     from idnopt.formulations.idn import generate_idn
+
+    if os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1):
+        pytest.skip("machine oversubscribed: a wall-clock bound says nothing about the budget")
 
     instance = generate_idn("geant", models=20, request_classes=5000, seed=1)
     started = time.perf_counter()
