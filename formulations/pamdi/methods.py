@@ -91,14 +91,20 @@ def _solve_relaxation(compiled: Compiled, call: Call) -> Result:
     result.relaxed = True
     if result.has_solution:
         value = relaxed_objective(compiled, result.values)
-        result.bound = min(value, result.objective)
         result.objective = value
-        result.gap = 0.0
+        if result.status == Status.OPTIMAL:
+            result.bound, result.gap = value, 0.0
+        else:
+            result.bound = result.gap = None
+            result.message = (
+                f"{result.solver} reported an inaccurate solution ({result.message}): "
+                "its value is not a certified bound; another solver may help (-O solver=SCS)"
+            )
     return result
 
 
 def run_exact(instance: PamdiInstance, parameters: ExactParameters, call: Call) -> Result:
-    """Outer-approximation MILP loop (see :mod:`.exact`)."""
+    """Exact splits by branch-and-bound or the MILP outer approximation (see :mod:`.exact`)."""
     compiled = _compile(instance, call)
     lower = None
     if parameters.relaxation_bound:
