@@ -5,8 +5,12 @@ finds its family's :class:`~idnopt.family.Simulation`, validates the options
 (``-O NAME=VALUE`` for the family's own, read as YAML scalars), runs the
 simulation with a progress bar and prints the result's metrics and tables.
 ``--plot`` draws the latency CDF of every series the result holds samples for
-(``Result.values["latency:<name>"]``); ``-o`` writes the result as JSON with
-those samples. Any family that declares a simulation works the same way.
+(``Result.values["latency:<name>"]``), and the on-time ratio over time beside it
+(``<stem>-on-time<suffix>``) when the result has an ``on_time`` table; ``-o``
+writes the result as JSON with those samples. ``--train-steps``,
+``--save-policy`` and ``--load-policy`` reach the simulation options of the same
+names (families with learned policies declare them). Any family that declares a
+simulation works the same way.
 
 Exit codes: 0 done, 1 error (bad input, no simulation for the kind), 2 usage error.
 """
@@ -63,10 +67,28 @@ def _pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
     help="An option of the family's simulation, e.g. -O warmup=10 -O discipline=fifo (repeatable).",
 )
 @click.option(
+    "--train-steps",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Decisions of training of a learned policy before it is simulated.",
+)
+@click.option(
+    "--save-policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the trained policy to this file.",
+)
+@click.option(
+    "--load-policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read a trained policy from this file (trained further only with --train-steps).",
+)
+@click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Draw the latency CDFs (PNG/PDF/SVG).",
+    help="Draw the latency CDFs (PNG/PDF/SVG), and the on-time ratio over time when there is one.",
 )
 @click.option(
     "--output",
@@ -85,6 +107,9 @@ def simulate_command(
     duration: float | None,
     seed: int | None,
     family_options: tuple[str, ...],
+    train_steps: int | None,
+    save_policy: Path | None,
+    load_policy: Path | None,
     plot: Path | None,
     output: Path | None,
     as_json: bool,
@@ -106,6 +131,19 @@ def simulate_command(
     if seed is not None:
         options["seed"] = seed
     fields = declared.parameters.model_fields
+    learning = {"train_steps": train_steps, "save_policy": save_policy, "load_policy": load_policy}
+    for name, value in learning.items():
+        if value is None:
+            continue
+        if name not in fields:
+            flag = "--" + name.replace("_", "-")
+            raise click.BadParameter(
+                f"the {family.kind!r} simulation has no learned policy to {flag.split('-')[-2]}",
+                param_hint=f"'{flag}'",
+            )
+        options[name] = value
+    if load_policy is not None and train_steps is None and "train_steps" in fields:
+        options["train_steps"] = 0
     known = [name for name in fields if name not in declared.parameters.python_only]
     for name in options:
         if name not in fields or name == "progress":
@@ -137,6 +175,8 @@ def simulate_command(
         write_atomic(output, result.to_json(values=True) + "\n")
     if plot is not None:
         plot_latency(result, plot, title=f"{instance.name or file.stem}: {chosen}")
+        if result.tables.get("on_time"):
+            plot_on_time(result, plot, chosen, title=f"{instance.name or file.stem}: {chosen}")
     if as_json:
         click.echo(result.to_json())
     else:
@@ -167,3 +207,15 @@ def plot_latency(result, path: Path, *, title: str) -> Path:
 
     plt.close(figure)
     return path
+
+
+def plot_on_time(result, path: Path, policy: str, *, title: str) -> Path:
+    """Draw the on-time ratio over time beside ``path`` (``<stem>-on-time<suffix>``)."""
+    from idnopt.sim.figures import on_time_plot
+
+    target = path.with_name(f"{path.stem}-on-time{path.suffix}")
+    figure = on_time_plot({policy: result}, target, title=title)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return target

@@ -429,17 +429,31 @@ def test_simulate_command_trains_saves_and_loads_a_policy(tmp_path):
     policy = tmp_path / "agent.npz"
     common = [str(SHIFTING), "--policy", "aset", "-d", "2", "--json"]
     trained = runner.invoke(
-        app, ["simulate", *common, "-O", "train_steps=600", "-O", f"save_policy={policy}"]
+        app, ["simulate", *common, "--train-steps", "600", "--save-policy", str(policy)]
     )
     assert trained.exit_code == 0, trained.output
     assert policy.is_file()
-    loaded = runner.invoke(
-        app, ["simulate", *common, "-O", "train_steps=0", "-O", f"load_policy={policy}"]
-    )
+    loaded = runner.invoke(app, ["simulate", *common, "--load-policy", str(policy)])
     assert loaded.exit_code == 0, loaded.output
     assert json.loads(loaded.output)["objective"] == json.loads(trained.output)["objective"]
-    missing = runner.invoke(app, ["simulate", *common, "-O", f"load_policy={tmp_path / 'no.npz'}"])
+    missing = runner.invoke(app, ["simulate", *common, "--load-policy", str(tmp_path / "no.npz")])
     assert missing.exit_code == 1 and "policy file not found" in missing.output
+    figure = tmp_path / "cdf.png"
+    plotted = runner.invoke(
+        app, ["simulate", str(SHIFTING), "-d", "2", "--plot", str(figure), "--json"]
+    )
+    assert plotted.exit_code == 0, plotted.output
+    assert figure.is_file() and (tmp_path / "cdf-on-time.png").is_file()
+
+
+def test_learning_flags_are_refused_where_no_policy_learns():
+    from idnopt.cli.main import app
+
+    pamdi = sorted((ROOT / "instances" / "pamdi").glob("*.yaml"))
+    if not pamdi:
+        pytest.skip("no bundled pamdi instance")
+    refused = CliRunner().invoke(app, ["simulate", str(pamdi[0]), "--train-steps", "10"])
+    assert refused.exit_code == 2 and "has no learned policy to train" in refused.output
 
 
 def test_simulate_sweep_task_compares_policies_over_loads(tmp_path):

@@ -19,6 +19,25 @@ Family-agnostic pieces that a family's simulation assembles:
   ``latency:<key>`` convention for raw samples in ``Result.values``;
 * :mod:`~idnopt.sim.plots` - :func:`latency_cdf_plot`.
 
+The serving simulator (per-query scheduling at millisecond timescales) adds:
+
+* :mod:`~idnopt.sim.system` - ``ServingSystem``: deployments, request classes,
+  network delays and the targets a scheduler chooses among, as arrays;
+* :mod:`~idnopt.sim.workload` - arrivals drawn ahead of time (Poisson, MMPP,
+  diurnal, scheduled steps, replayed CSV traces) into a ``Queries`` table;
+* :mod:`~idnopt.sim.queues` - FIFO multi-server and batching queues;
+* :mod:`~idnopt.sim.fast` - the fast engine: an event loop of its own and a
+  vectorised path for decisions fixed in advance;
+* :mod:`~idnopt.sim.reference` - the simpy reference it is checked against;
+* :mod:`~idnopt.sim.scheduling` - per-query schedulers on the online policy
+  contract, and ``simulate``;
+* :mod:`~idnopt.sim.outcome` - per-query outcomes and per-application metrics;
+* :mod:`~idnopt.sim.env` - the Gymnasium environment (``gymnasium``);
+* :mod:`~idnopt.sim.learning` - DQN/PPO training (Stable-Baselines3), numpy
+  inference, policy files;
+* :mod:`~idnopt.sim.figures` - on-time ratio over time, latency CDFs per policy;
+* :mod:`~idnopt.sim.sweep` - the ``simulate`` sweep task kind.
+
 simpy is imported when a :class:`Simulator` is made, not when this package is
 imported. A family declares its simulation as an :class:`idnopt.family.Simulation`.
 """
