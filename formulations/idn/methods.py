@@ -91,6 +91,17 @@ def _finish(
         result = decode(
             instance, candidates, result, relaxation, time_limit=call.budget.remaining()
         )
+    gain_of_allocation = result.metrics.get("gain")
+    if (
+        result.has_solution
+        and not result.relaxed
+        and gain_of_allocation is not None
+        and gain_of_allocation > result.objective + 1e-9 * max(1.0, abs(result.objective))
+    ):
+        # an incumbent stopped early may leave its served amounts below what its allocation
+        # serves: report the allocation's gain, so objective and metrics describe the same answer
+        result.objective = float(gain_of_allocation)
+        result.gap = None
     if result.has_solution and result.bound is None and not result.relaxed:
         # the time limit stopped the LP too: fall back on the bound that needs no solve
         result.bound = gain_upper_bound(candidates)
