@@ -304,6 +304,15 @@ def test_trace_errors_are_located(tmp_path, line, fragment):
     assert fragment in str(caught.value)
 
 
+def test_a_missing_trace_file_is_located(tmp_path):
+    data = yaml.safe_load(SHIFTING.read_text())
+    data["applications"][0]["arrivals"] = {"process": "trace", "file": "nowhere.csv"}
+    path = tmp_path / "missing.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"applications\[0\]\.arrivals\.file: arrival trace"):
+        idnopt.load(path)
+
+
 def test_scenario_errors_are_located(tmp_path):
     data = yaml.safe_load(SHIFTING.read_text())
     broken = copy.deepcopy(data)

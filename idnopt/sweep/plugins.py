@@ -65,7 +65,12 @@ GENERATORS: dict[str, Registered] = {}
 TASK_KINDS: dict[str, Registered] = {}
 """Registered task kinds by name."""
 
-_PLUGIN_PACKAGES = ("idnopt.sweep.knapsack", "idnopt.sweep.tasks", "idnopt.online.sweep")
+_PLUGIN_PACKAGES = (
+    "idnopt.sweep.knapsack",
+    "idnopt.sweep.tasks",
+    "idnopt.online.sweep",
+    "idnopt.sim.sweep",
+)
 _plugin_problems: dict[str, str] = {}
 
 
