@@ -22,6 +22,7 @@ from rich.table import Table
 from idnopt.cli.console import table_console
 from idnopt.cli.generate import generate_command
 from idnopt.cli.online import online_command
+from idnopt.cli.pairs import read_pairs
 from idnopt.cli.profile import profile_command
 from idnopt.cli.sweep import sweep_command
 from idnopt.errors import IdnoptError
@@ -166,26 +167,16 @@ def print_result(result, rows: int) -> None:
 
 def _parse_options(pairs: tuple[str, ...], family, method: str | None) -> dict[str, Any]:
     """Read ``NAME=VALUE`` pairs, checking each name against the method's declaration."""
-    import yaml
-
     accepted = family.options(method)
     chosen = family.method(method).name
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="'--option'")
+    options = read_pairs(pairs)
+    for name in options:
         if name not in accepted:
             raise click.BadParameter(
                 f"{name!r} is not an option of method {chosen!r} of kind {family.kind!r}; "
                 f"choose from {', '.join(sorted(accepted))}",
                 param_hint="'--option'",
             )
-        try:
-            options[name] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            options[name] = text
     return options
 
 

@@ -28,29 +28,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from idnopt.cli.console import table_console
+from idnopt.cli.pairs import read_pairs
 from idnopt.errors import InputError
 
 BUILTIN_ONLINE = ("idnopt.formulations.idn.online",)
 """Modules that register the built-in families' online versions."""
 
 POLICY_CHOICES = ("infida", "oga", "static", "resolve", "lfu", "lru")
-
-
-def _pairs(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
-    """``NAME=VALUE`` pairs, values read as YAML scalars."""
-    import yaml
-
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=f"'{option}'")
-        try:
-            values[name] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            values[name] = text
-    return values
 
 
 def _eta(text: str | None) -> float | str | None:
@@ -180,7 +164,7 @@ def online_command(
         raise click.BadParameter("use a .parquet, .csv or .json file", param_hint="'--output'")
     instance = idnopt.load(file)
     family = online_family(instance.kind)
-    params = _pairs(policy_options, "--policy-option")
+    params = read_pairs(policy_options, "--policy-option")
     step = _eta(eta)
     policy_class = family.policies[policy_name]
     accepted = policy_class._param_names()
@@ -193,7 +177,7 @@ def online_command(
             raise click.UsageError(f"--window does not apply to policy {policy_name!r}")
         params["window"] = window
     policy = family.policy(policy_name, **params)
-    trace_params = _pairs(trace_options, "--trace-option")
+    trace_params = read_pairs(trace_options, "--trace-option")
     replay = Path(trace_source).suffix.lower() in (".csv", ".parquet")
     if slots is None and not replay:
         slots = 1000

@@ -19,27 +19,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 
-
-def _pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``NAME=VALUE`` pairs, values read as YAML scalars."""
-    import yaml
-
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or not name:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="'--option'")
-        try:
-            values[name] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            values[name] = text
-    return values
+from idnopt.cli.pairs import read_pairs
 
 
 @click.command(name="simulate")
@@ -125,7 +109,7 @@ def simulate_command(
     declared = family.simulation
     if declared is None:
         raise InputError(f"kind {family.kind!r} declares no simulation", path=file)
-    options = _pairs(family_options)
+    options = read_pairs(family_options)
     if duration is not None:
         options["duration"] = duration
     if seed is not None:
