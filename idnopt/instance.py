@@ -197,10 +197,10 @@ class NetworkInstance(Instance):
     def cross_check(self) -> list[Problem]:
         """Check names and references between nodes, links, models and requests."""
         problems: list[Problem] = []
-        problems += _duplicates(self.node_names, "nodes", "node")
-        problems += _duplicates(self.model_names, "models", "model")
+        problems += duplicate_names(self.node_names, ("nodes",), "node")
+        problems += duplicate_names(self.model_names, ("models",), "model")
         named = [r.name for r in self.requests if r.name is not None]
-        problems += _duplicates(named, "requests", "request class")
+        problems += duplicate_names(named, ("requests",), "request class")
         nodes = set(self.node_names)
         for index, link in enumerate(self.links):
             for end in ("source", "target"):
@@ -249,16 +249,32 @@ class NetworkInstance(Instance):
         return self.model_copy(update={"models": models})
 
 
-def _duplicates(names: Sequence[str], field: str, what: str) -> list[Problem]:
+def duplicate_names(names: Sequence[str], where: tuple, what: str) -> list[Problem]:
+    """A located problem for every name already used earlier in ``names``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The names of a list's entries, in file order.
+    where : tuple
+        Location of the list in the document, e.g. ``("nodes",)``.
+    what : str
+        What the entries are, for the message (``"node"``).
+
+    Returns
+    -------
+    list of Problem
+        ``(where + (index, "name"), "duplicate node name 'x' (first at nodes[2])")``.
+    """
+    from idnopt.errors import format_location
+
     seen: dict[str, int] = {}
     problems: list[Problem] = []
     for index, name in enumerate(names):
         if name in seen:
+            first = format_location((*where, seen[name]))
             problems.append(
-                (
-                    (field, index, "name"),
-                    f"duplicate {what} name {name!r} (first at {field}[{seen[name]}])",
-                )
+                ((*where, index, "name"), f"duplicate {what} name {name!r} (first at {first})")
             )
         else:
             seen[name] = index

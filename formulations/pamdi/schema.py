@@ -32,7 +32,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr
 
 from idnopt.errors import InputError, format_location
-from idnopt.instance import Instance, Name, Problem, Strict, unknown_name
+from idnopt.instance import Instance, Name, Problem, Strict, duplicate_names, unknown_name
 from idnopt.profiling.format import ProfileLookupError
 from idnopt.profiling.references import (
     ProfileReference,
@@ -219,9 +219,9 @@ class PamdiInstance(Instance):
     def cross_check(self) -> list[Problem]:
         """Check names and references between devices, links, models and sources."""
         problems: list[Problem] = []
-        problems += _duplicates([d.name for d in self.devices], "devices", "device")
-        problems += _duplicates([m.name for m in self.models], "models", "model")
-        problems += _duplicates([s.name for s in self.sources], "sources", "source")
+        problems += duplicate_names([d.name for d in self.devices], ("devices",), "device")
+        problems += duplicate_names([m.name for m in self.models], ("models",), "model")
+        problems += duplicate_names([s.name for s in self.sources], ("sources",), "source")
         devices = {device.name for device in self.devices}
         models = {model.name for model in self.models}
         seen_links: dict[tuple[str, str], int] = {}
@@ -324,22 +324,6 @@ class PamdiInstance(Instance):
         resolved = self.model_copy()
         resolved._layers = layers
         return resolved
-
-
-def _duplicates(names: list[str], field: str, what: str) -> list[Problem]:
-    seen: dict[str, int] = {}
-    problems: list[Problem] = []
-    for index, name in enumerate(names):
-        if name in seen:
-            problems.append(
-                (
-                    (field, index, "name"),
-                    f"duplicate {what} name {name!r} (first at {field}[{seen[name]}])",
-                )
-            )
-        else:
-            seen.setdefault(name, index)
-    return problems
 
 
 def instance_to_dict(instance: PamdiInstance) -> dict:
