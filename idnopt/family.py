@@ -65,9 +65,9 @@ class Generator:
     header: Callable[[Instance, Any], list[str]] | None = None
     describe: Callable[[Instance], str] | None = None
 
-    def generate(self, **values: Any) -> Instance:
-        """Validate ``values`` and generate an instance."""
-        return self.run(self.parameters.parse(values, where="generator"))
+    def generate(self, *, where: str = "generator", **values: Any) -> Instance:
+        """Validate ``values`` and generate an instance (``where`` names it in errors)."""
+        return self.run(self.parameters.parse(values, where=where))
 
 
 @dataclass(frozen=True)

@@ -182,8 +182,7 @@ def family_generator(kind: str) -> Generator:
     def generate(**params: Any) -> Any:
         from idnopt.family import get_family
 
-        declared = get_family(kind).generator
-        return declared.run(declared.parameters.parse(params, where=f"generator {kind!r}"))
+        return get_family(kind).generator.generate(where=f"generator {kind!r}", **params)
 
     generate.__name__ = f"generate_{kind}"
     return generate
