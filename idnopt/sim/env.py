@@ -18,7 +18,13 @@ Rewards (``reward``):
   can make the real outcome differ. Immediate, so each action gets its own
   credit.
 * ``"completed"`` - the number of queries whose answers came back on time and
-  accurate since the previous step (the realised outcome, delayed).
+  accurate since the previous step (the realised outcome, delayed);
+* ``"response"`` - minus the query's predicted response time plus
+  ``accuracy_penalty`` ms per accuracy point below its class's floor
+  (:func:`~idnopt.sim.outcome.penalised_response`), in deadlines of its
+  class and at most :data:`~idnopt.sim.scheduling.OBSERVATION_CLIP`; a
+  query sent where it cannot be served costs the clip. The offloading
+  objective: fast answers, accuracy as a soft floor.
 
 Every metric of the simulator uses realised outcomes, whatever the reward.
 All randomness comes from the environment's ``np_random``: each episode's
@@ -38,6 +44,7 @@ import numpy as np
 from gymnasium import spaces
 
 from idnopt.sim.fast import Engine
+from idnopt.sim.outcome import penalised_response
 from idnopt.sim.scheduling import (
     OBSERVATION_CLIP,
     SchedulingView,
@@ -47,7 +54,7 @@ from idnopt.sim.scheduling import (
 from idnopt.sim.system import ServingSystem
 from idnopt.sim.workload import Queries
 
-REWARDS = ("predicted", "completed")
+REWARDS = ("predicted", "completed", "response")
 
 
 class ServingEnv(gym.Env):
@@ -60,8 +67,10 @@ class ServingEnv(gym.Env):
     sample : callable
         ``sample(rng) -> Queries``: one episode's queries, drawn from ``rng``
         (the environment passes its ``np_random``).
-    reward : {"predicted", "completed"}
+    reward : {"predicted", "completed", "response"}
         See the module notes.
+    accuracy_penalty : float
+        ms per accuracy point below the class's floor (``reward="response"``).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -72,12 +81,14 @@ class ServingEnv(gym.Env):
         sample: Callable[[np.random.Generator], Queries],
         *,
         reward: str = "predicted",
+        accuracy_penalty: float = 0.0,
     ) -> None:
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, not {reward!r}")
         self.system = system
         self.sample = sample
         self.reward_kind = reward
+        self.accuracy_penalty = float(accuracy_penalty)
         self.observation_space = spaces.Box(
             low=0.0,
             high=OBSERVATION_CLIP,
@@ -114,7 +125,7 @@ class ServingEnv(gym.Env):
             queries,
             observe_state=True,
             feedback=feedback,
-            track_inflight=self.reward_kind == "predicted",
+            track_inflight=self.reward_kind in ("predicted", "response"),
         )
         self._view = SchedulingView(self.system, queries, self._engine)
         self._queries = queries
@@ -133,15 +144,23 @@ class ServingEnv(gym.Env):
         klass = int(queries.klass[query])
         index = int(self.system.target_deployment[klass, target])
         reward = 0.0
-        if self.reward_kind == "predicted" and index >= 0:
-            end = engine.predict_end(query, index)
-            finish = (
-                end
-                + self.system.downlink[klass, index]
-                + queries.jitter_down[query] * self.system.jitter[klass, index]
-            )
-            on_time = finish - queries.time[query] <= self.system.classes.deadline[klass] + 1e-9
-            reward = float(on_time and self._success[klass, index])
+        classes = self.system.classes
+        if self.reward_kind == "response":
+            reward = -OBSERVATION_CLIP
+        if self.reward_kind != "completed" and index >= 0:
+            response = engine.predict_end(query, index) + engine.network_delays(query, index)[1]
+            response -= queries.time[query]
+            if self.reward_kind == "predicted":
+                on_time = response <= classes.deadline[klass] + 1e-9
+                reward = float(on_time and self._success[klass, index])
+            else:
+                cost = penalised_response(
+                    response,
+                    self.system.deployments.accuracy[index],
+                    classes.min_accuracy[klass],
+                    self.accuracy_penalty,
+                )
+                reward = -min(float(cost) / classes.deadline[klass], OBSERVATION_CLIP)
         engine.dispatch(query, target)
         self._query = query + 1
         terminated = self._query >= len(queries)

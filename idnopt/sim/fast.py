@@ -95,6 +95,19 @@ class Engine:
         self._jitter = system.jitter.tolist()
         self._latency = deployments.latency.tolist()
         self._ingress = system.classes.ingress.tolist()
+        # conditions of each query (bandwidth, background load): only read when the system varies
+        self._varies = system.varies
+        self._network = queries.network_factor.tolist()
+        self._slow = queries.compute_factor.tolist()
+        self._up_scaled = system.transfer_up.tolist()
+        self._down_scaled = system.transfer_down.tolist()
+        self._loaded = deployments.loaded.tolist()
+        head = deployments.pool_head().tolist()
+        self._head = head
+        self._members = [
+            [m for m in range(count) if head[m] == head[index]] for index in range(count)
+        ]
+        self._pooled = any(len(members) > 1 for members in self._members)
         nan = float("nan")
         self._target = [-1] * size
         self._deployment = [-1] * size
@@ -116,7 +129,9 @@ class Engine:
         self.queues: list[FifoQueue | BatchQueue] = []
         for index in range(count):
             limit = int(min(deployments.queue_limit[index], UNLIMITED_QUEUE))
-            if self.fifo[index]:
+            if head[index] != index:  # a pool's deployments share its first one's servers
+                self.queues.append(self.queues[head[index]])
+            elif self.fifo[index]:
                 self.queues.append(FifoQueue(int(deployments.replicas[index]), limit))
             else:
                 full = deployments.batch_time(index, int(deployments.batch[index]))
@@ -142,7 +157,7 @@ class Engine:
         self._estimate[:, count] = INFINITY
         self._rows = list(self._estimate)  # row views: 1-d scalar updates are cheaper
         self._lookup = np.where(system.target_deployment >= 0, system.target_deployment, count)
-        self._delay = (system.uplink + system.jitter).tolist()
+        self._delay = (system.uplink + system.jitter + system.transfer_up).tolist()
         self._outcome: Outcome | None = None
         self.decided = 0
 
@@ -154,9 +169,11 @@ class Engine:
     def _batch_service(self, index: int) -> Callable[[int, int], float]:
         deployments = self.system.deployments
         factor = self._factor
+        slow = self._slow if self._loaded[index] else None
 
         def service(size: int, first: int) -> float:
-            return deployments.batch_time(index, size) * factor[first]
+            work = deployments.batch_time(index, size) * factor[first]
+            return work * slow[first] if slow is not None else work
 
         return service
 
@@ -174,19 +191,23 @@ class Engine:
             + self._downlink[klass][index]
             + self._jitter_down[query] * self._jitter[klass][index]
         )
+        if self._varies:
+            finish += self._network[query] * self._down_scaled[klass][index]
         self._finish[query] = finish
         if self.feedback is not None:
             self._schedule(finish, RETURN, index, query)
 
     def _arrive(self, time: float, index: int, query: int) -> None:
         if self.track_inflight:
-            self.inflight[index].pop(query, None)
+            self.inflight[self._head[index]].pop(query, None)
         if self.observe_state:
             estimate = self._delay[self._klass[query]]
             estimate[index] += DELAY_SMOOTHING * (time - self._time[query] - estimate[index])
         queue = self.queues[index]
         if self.fifo[index]:
             work = self._latency[index] * self._factor[query]
+            if self._varies and self._loaded[index]:
+                work *= self._slow[query]
             start = queue.arrive(time, work)
             if start < 0:
                 self._refuse(query)
@@ -201,6 +222,8 @@ class Engine:
                 + self._downlink[klass][index]
                 + self._jitter_down[query] * self._jitter[klass][index]
             )
+            if self._varies:
+                finish += self._network[query] * self._down_scaled[klass][index]
             self._finish[query] = finish
             if self.feedback is not None:
                 self._schedule(finish, RETURN, index, query)
@@ -270,15 +293,42 @@ class Engine:
             + self._uplink[klass][index]
             + self._jitter_up[query] * self._jitter[klass][index]
         )
+        if self._varies:
+            arrival += self._network[query] * self._up_scaled[klass][index]
         self._arrival[query] = arrival
         self._sequence += 1
         heapq.heappush(self.heap, (arrival, self._sequence, ARRIVE, index, query))
         if self.observe_state:
-            self._rows[self._ingress[klass]][index] += self.per_query[index]
+            row = self._rows[self._ingress[klass]]
+            if self._pooled:
+                for member in self._members[index]:
+                    row[member] += self.per_query[index]
+            else:
+                row[index] += self.per_query[index]
         if self.track_inflight:
-            work = self._latency[index] * self._factor[query]
-            self.inflight[index][query] = (arrival, work)
+            self.inflight[self._head[index]][query] = (arrival, self.work(query, index))
         return index
+
+    def work(self, query: int, index: int) -> float:
+        """Service time (ms) of ``query`` alone at deployment ``index``."""
+        work = self._latency[index] * self._factor[query]
+        if self._varies and self._loaded[index]:
+            work *= self._slow[query]
+        return work
+
+    def network_delays(self, query: int, index: int) -> tuple[float, float]:
+        """Delays (ms) of ``query`` to deployment ``index`` and of its answer back, with jitter."""
+        klass = self._klass[query]
+        up = self._uplink[klass][index] + self._jitter_up[query] * self._jitter[klass][index]
+        down = self._downlink[klass][index] + self._jitter_down[query] * self._jitter[klass][index]
+        if self._varies:
+            up += self._network[query] * self._up_scaled[klass][index]
+            down += self._network[query] * self._down_scaled[klass][index]
+        return up, down
+
+    def response(self, query: int) -> float:
+        """Response time (ms) of ``query`` once its answer is back (``nan`` before or if dropped)."""
+        return self._finish[query] - self._time[query]
 
     def loads(self, query: int) -> np.ndarray:
         """Estimated backlog (ms per server) of each target, as the query's ingress sees it.
@@ -303,6 +353,7 @@ class Engine:
         both = (
             np.asarray(self._delay[klass])[safe]
             + self.system.downlink[klass, safe]
+            + self.system.transfer_down[klass, safe]
             + self.system.jitter[klass, safe]
         )
         return np.where(valid, both, INFINITY)
@@ -313,14 +364,10 @@ class Engine:
         Exact for FIFO deployments given the queries already dispatched (those
         still on their way included); a rough estimate for batching ones.
         """
-        klass = self._klass[query]
-        arrival = (
-            self._time[query]
-            + self._uplink[klass][index]
-            + self._jitter_up[query] * self._jitter[klass][index]
-        )
-        work = self._latency[index] * self._factor[query]
-        ahead = sorted(v for q, v in self.inflight[index].items() if q != query)
+        up, _ = self.network_delays(query, index)
+        arrival = self._time[query] + up
+        work = self.work(query, index)
+        ahead = sorted(v for q, v in self.inflight[self._head[index]].items() if q != query)
         return self.queues[index].predict(arrival, work, ahead)
 
     def run(self, choose: Callable[[int], int], progress: Callable[[float], None] | None = None):
@@ -362,7 +409,12 @@ class Engine:
                 finish=np.array(self._finish),
                 batch=np.array(self._batch, dtype=np.int64),
                 refused=np.array(self._refused, dtype=bool),
-                busy=np.array([queue.busy for queue in self.queues]),
+                busy=np.array(
+                    [
+                        queue.busy if self._head[index] == index else 0.0
+                        for index, queue in enumerate(self.queues)
+                    ]
+                ),
             )
         return self._outcome
 
@@ -395,13 +447,19 @@ def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarra
     valid = chosen >= 0
     safe = np.where(valid, chosen, 0)
     arrival = (
-        queries.time + system.uplink[klass, safe] + queries.jitter_up * system.jitter[klass, safe]
+        queries.time
+        + system.uplink[klass, safe]
+        + queries.jitter_up * system.jitter[klass, safe]
+        + queries.network_factor * system.transfer_up[klass, safe]
     )
     outcome.arrival[:] = np.where(valid, arrival, np.nan)
-    work_all = deployments.latency[safe] * queries.service_factor
-    order = np.lexsort((np.arange(count), arrival, np.where(valid, chosen, -1)))
-    sorted_deployment = np.where(valid, chosen, -1)[order]
-    bounds = np.searchsorted(sorted_deployment, np.arange(-1, len(deployments) + 1))
+    slow = np.where(deployments.loaded[safe], queries.compute_factor, 1.0)
+    work_all = deployments.latency[safe] * queries.service_factor * slow
+    # deployments sharing a pool are simulated together, as their first one
+    pool = np.where(valid, deployments.pool_head()[safe], -1)
+    order = np.lexsort((np.arange(count), arrival, pool))
+    sorted_pool = pool[order]
+    bounds = np.searchsorted(sorted_pool, np.arange(-1, len(deployments) + 1))
     for index in range(len(deployments)):
         members = order[bounds[index + 1] : bounds[index + 2]]
         if members.size == 0:
@@ -415,6 +473,7 @@ def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarra
         outcome.end
         + system.downlink[klass, safe]
         + queries.jitter_down * system.jitter[klass, safe]
+        + queries.network_factor * system.transfer_down[klass, safe]
     )
     outcome.finish[:] = np.where(served, finish, np.nan)
     return outcome
@@ -466,6 +525,8 @@ def _batch_deployment(system, queries, index, members, arrival, outcome) -> None
         outcome.batch[batch] = size
 
     factor = queries.service_factor
+    if deployments.loaded[index]:
+        factor = factor * queries.compute_factor
     full = deployments.batch_time(index, int(deployments.batch[index]))
     queue = BatchQueue(
         index,
@@ -509,7 +570,10 @@ def _batches_in_order(system, queries, index, members, arrival, outcome) -> None
     latency = float(deployments.latency[index])
     cost = float(deployments.batch_cost[index])
     arrivals = arrival[members].tolist()
-    factors = queries.service_factor[members].tolist()
+    factors = queries.service_factor[members]
+    if deployments.loaded[index]:
+        factors = factors * queries.compute_factor[members]
+    factors = factors.tolist()
     count = len(arrivals)
     free = [0.0] * int(deployments.replicas[index])
     starts = [0.0] * count

@@ -10,7 +10,9 @@ batch size, refusal) plus the busy time of each deployment. From it:
   ratio with a batch-means 95 % half-width, latency mean/p95/p99 of served
   queries, drops;
 * :func:`on_time_series` - the ratio in consecutive windows of arrival time;
-* :func:`utilisation` - busy share of each node's servers.
+* :func:`utilisation` - busy share of each node's servers;
+* :func:`penalised_response` - response time plus a penalty per accuracy
+  point below the request's floor (the cost of the offloading objective).
 
 Only queries that arrived after the warm-up are measured; every query, warm-up
 included, ends served or dropped (:meth:`Outcome.check_conservation`).
@@ -108,6 +110,21 @@ def query_success(system: ServingSystem, queries: Queries, outcome: Outcome) -> 
     accurate = system.deployments.accuracy[deployment] >= classes.min_accuracy[klass] - 1e-12
     on_time = latency <= classes.deadline[klass] + 1e-9
     return outcome.served & accurate & on_time
+
+
+def penalised_response(
+    response: np.ndarray | float,
+    accuracy: np.ndarray | float,
+    min_accuracy: np.ndarray | float,
+    penalty: float,
+) -> np.ndarray:
+    """Response time plus ``penalty`` ms per accuracy point (0.01) below the required accuracy.
+
+    The cost a request pays when accuracy is a soft floor: ``response +
+    penalty * 100 * max(0, min_accuracy - accuracy)`` (ms).
+    """
+    shortfall = np.maximum(np.asarray(min_accuracy) - np.asarray(accuracy), 0.0)
+    return np.asarray(response, dtype=float) + penalty * 100.0 * shortfall
 
 
 def measured_mask(queries: Queries, warmup: float) -> np.ndarray:

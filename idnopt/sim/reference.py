@@ -144,7 +144,7 @@ class ReferenceState:
         count = len(system.deployments)
         self.reported = np.zeros(count)
         self.own = np.zeros((len(system.nodes), count))
-        self.delay_estimate = system.uplink + system.jitter
+        self.delay_estimate = system.uplink + system.jitter + system.transfer_up
         self.per_query = system.deployments.latency / system.deployments.replicas
 
     def snapshot(self) -> None:
@@ -171,6 +171,7 @@ class ReferenceState:
         both = (
             self.delay_estimate[klass, safe]
             + self.system.downlink[klass, safe]
+            + self.system.transfer_down[klass, safe]
             + self.system.jitter[klass, safe]
         )
         return np.where(valid, both, np.inf)
@@ -209,9 +210,15 @@ def simulate_reference(
     deployments = system.deployments
     outcome = Outcome.empty(len(queries), len(deployments))
     stations: list = []
+    head = deployments.pool_head()
     for index in range(len(deployments)):
-        if int(deployments.batch[index]) > 1:
-            stations.append(_Batcher(env, system, index, queries.service_factor))
+        if head[index] != index:  # a pool's deployments share its first one's servers
+            stations.append(stations[head[index]])
+        elif int(deployments.batch[index]) > 1:
+            factor = queries.service_factor
+            if deployments.loaded[index]:
+                factor = factor * queries.compute_factor
+            stations.append(_Batcher(env, system, index, factor))
         elif int(deployments.replicas[index]) == 1:
             stations.append(Server(simulator, deployments.names[index], "fifo"))
         else:
@@ -235,6 +242,7 @@ def simulate_reference(
             queries.time[query]
             + system.uplink[klass, index]
             + queries.jitter_up[query] * system.jitter[klass, index]
+            + queries.network_factor[query] * system.transfer_up[klass, index]
         )
         yield env.timeout(arrival - env.now)
         outcome.arrival[query] = env.now
@@ -250,6 +258,8 @@ def simulate_reference(
             end = env.now
         else:
             work = deployments.latency[index] * queries.service_factor[query]
+            if deployments.loaded[index]:
+                work *= queries.compute_factor[query]
             if isinstance(station, Server):
                 job = yield station.submit(work)
                 start, end = job.started, job.finished
@@ -261,7 +271,9 @@ def simulate_reference(
         outcome.end[query] = end
         outcome.batch[query] = size
         yield env.timeout(
-            system.downlink[klass, index] + queries.jitter_down[query] * system.jitter[klass, index]
+            system.downlink[klass, index]
+            + queries.jitter_down[query] * system.jitter[klass, index]
+            + queries.network_factor[query] * system.transfer_down[klass, index]
         )
         outcome.finish[query] = env.now
 
@@ -275,11 +287,12 @@ def simulate_reference(
             if index < 0:
                 continue
             outcome.deployment[query] = index
-            state.own[system.classes.ingress[klass], index] += state.per_query[index]
+            pool = deployments.pool == deployments.pool[index]
+            state.own[system.classes.ingress[klass], pool] += state.per_query[index]
             env.process(query_process(query, index))
 
     env.process(arrivals())
     env.run()
     for index, station in enumerate(stations):
-        outcome.busy[index] = station.busy_time
+        outcome.busy[index] = station.busy_time if head[index] == index else 0.0
     return outcome

@@ -84,6 +84,15 @@ class SchedulingView:
             raise RuntimeError("this scheduler reads delays but was run without observed state")
         return self.engine.delays(query)
 
+    def conditions(self, query: int) -> tuple[float, float]:
+        """Conditions the query's device sees at its arrival: ``(network_factor, compute_factor)``.
+
+        The first multiplies the transfer over its access link (nominal over
+        current bandwidth), the second the service time on its own device (its
+        background load); both are 1 in a system whose conditions do not vary.
+        """
+        return float(self.queries.network_factor[query]), float(self.queries.compute_factor[query])
+
     def network(self, klass: int) -> np.ndarray:
         """Mean round-trip network delay (ms) to each target for ``klass`` (``inf``: none)."""
         table = self.system.target_deployment[klass]
@@ -109,23 +118,30 @@ class SchedulingView:
 
 def observation_size(system: ServingSystem) -> int:
     """Length of :func:`encode_observation`'s vector."""
-    return 3 * system.num_targets + len(system.classes)
+    return 3 * system.num_targets + len(system.classes) + (2 if system.varies else 0)
 
 
 def encode_observation(view: SchedulingView, query: int) -> np.ndarray:
     """The observation of ``query``'s ingress, in units of the class's deadline.
 
     Per target: estimated backlog, measured round-trip delay, service time;
-    then the one-hot request class. Targets that cannot serve the class, and
-    anything longer, read :data:`OBSERVATION_CLIP`.
+    then the one-hot request class; then, in a system whose conditions vary,
+    the query's network and compute factors (:meth:`SchedulingView.conditions`).
+    Targets that cannot serve the class, and anything longer, read
+    :data:`OBSERVATION_CLIP`.
     """
+    system = view.system
     klass = view.klass(query)
-    deadline = float(view.system.classes.deadline[klass])
+    deadline = float(system.classes.deadline[klass])
     parts = np.concatenate((view.loads(query), view.delays(query), view.service(klass))) / deadline
-    vector = np.zeros(observation_size(view.system), dtype=np.float32)
+    vector = np.zeros(observation_size(system), dtype=np.float32)
     size = parts.size
     vector[:size] = np.minimum(parts, OBSERVATION_CLIP)
     vector[size + klass] = 1.0
+    if system.varies:
+        network, compute = view.conditions(query)
+        vector[-2] = min(network, OBSERVATION_CLIP)
+        vector[-1] = min(compute, OBSERVATION_CLIP)
     return vector
 
 

@@ -36,7 +36,11 @@ UNLIMITED_QUEUE = 1 << 40
 """``queue_limit`` of a deployment whose queue never refuses a query."""
 
 LEVELS = ("node", "deployment")
-"""What a target is: a node (the class's deployment there) or a deployment."""
+"""What a target is: a node (the class's deployment there) or a deployment.
+
+A family may also build its own targets (``level="custom"``, e.g. tier x model
+variant, where "local" is a different deployment for every device); such a
+system cannot change level."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +67,15 @@ class Deployments:
         Longest time (ms) the oldest waiting query waits for a batch to fill.
     accuracy : numpy.ndarray
         Accuracy of the model, in [0, 1].
+    pool : numpy.ndarray, optional
+        Server pool of each deployment (default: its own). Deployments of one
+        pool share its servers and its FIFO queue - model variants on one
+        device's processor - so they must not batch and must have the same
+        replicas and queue limit.
+    loaded : numpy.ndarray, optional
+        Whether the deployment's service time is multiplied by the query's
+        ``compute_factor`` (a processor with time-varying background load, such
+        as an end device; default: no deployment).
     """
 
     names: tuple[str, ...]
@@ -76,9 +89,37 @@ class Deployments:
     batch_cost: np.ndarray
     max_wait: np.ndarray
     accuracy: np.ndarray
+    pool: np.ndarray | None = None
+    loaded: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        count = len(self.names)
+        pool = np.arange(count) if self.pool is None else np.asarray(self.pool, dtype=np.int64)
+        loaded = np.zeros(count, bool) if self.loaded is None else np.asarray(self.loaded, bool)
+        if pool.shape != (count,) or loaded.shape != (count,):
+            raise ValueError("pool and loaded need one entry per deployment")
+        object.__setattr__(self, "pool", pool)
+        object.__setattr__(self, "loaded", loaded)
+        for group in np.unique(pool):
+            members = np.flatnonzero(pool == group)
+            if members.size < 2:
+                continue
+            if (self.batch[members] != 1).any():
+                raise ValueError("deployments sharing a server pool cannot batch")
+            for name in ("replicas", "queue_limit"):
+                values = getattr(self, name)[members]
+                if (values != values[0]).any():
+                    raise ValueError(f"deployments sharing a server pool need the same {name}")
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def pool_head(self) -> np.ndarray:
+        """For each deployment, the first deployment of its pool (which holds the pool's state)."""
+        first: dict[int, int] = {}
+        for index, group in enumerate(self.pool.tolist()):
+            first.setdefault(group, index)
+        return np.array([first[g] for g in self.pool.tolist()], dtype=np.int64)
 
     def batch_time(self, index: int, size: int) -> float:
         """Service time (ms, before the random factor) of a batch of ``size`` at a deployment."""
@@ -86,7 +127,7 @@ class Deployments:
 
     @property
     def capacity(self) -> np.ndarray:
-        """Queries per ms each deployment sustains at full batches."""
+        """Queries per ms each deployment sustains at full batches (alone in its pool)."""
         full = self.latency * (1.0 + self.batch_cost * (self.batch - 1))
         return self.replicas * self.batch / full
 
@@ -145,7 +186,12 @@ class ServingSystem:
         respectively the result).
     jitter : numpy.ndarray
         (classes, deployments) mean of the exponential jitter (ms) added on each way.
-    level : {"node", "deployment"}
+    transfer_up, transfer_down : numpy.ndarray, optional
+        (classes, deployments) the part of the delay each way that is scaled by
+        the query's ``network_factor`` (a transfer over a link whose bandwidth
+        varies); a query's delay is ``uplink + network_factor * transfer_up``
+        (default: nothing scales).
+    level : {"node", "deployment", "custom"}
         What a target is.
     targets : tuple of str
         Target names (nodes hosting deployments, or deployments).
@@ -170,6 +216,24 @@ class ServingSystem:
     target_deployment: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), int))
     cloud: int = -1
     report_interval: float = 0.0
+    transfer_up: np.ndarray | None = None
+    transfer_down: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        shape = np.shape(self.uplink)
+        for name in ("transfer_up", "transfer_down"):
+            value = getattr(self, name)
+            value = np.zeros(shape) if value is None else np.asarray(value, dtype=float)
+            if value.shape != shape:
+                raise ValueError(f"{name} must be (classes, deployments) = {shape}")
+            object.__setattr__(self, name, value)
+
+    @property
+    def varies(self) -> bool:
+        """Whether queries carry conditions: scaled transfers or loaded deployments."""
+        return bool(
+            self.transfer_up.any() or self.transfer_down.any() or self.deployments.loaded.any()
+        )
 
     @property
     def num_targets(self) -> int:
@@ -184,6 +248,8 @@ class ServingSystem:
         """The same system with targets at ``level`` (see :func:`targets_at`)."""
         if level == self.level:
             return self
+        if self.level not in LEVELS:
+            raise ValueError(f"a system with {self.level} targets cannot change level")
         names, table, cloud = targets_at(
             level, self.nodes, self.deployments, self.classes, self.cloud_node
         )

@@ -182,6 +182,13 @@ class Queries:
         Multiplier of the service time (mean 1, the class's coefficient of variation).
     jitter_up, jitter_down : numpy.ndarray
         Standard exponential draws scaled by the path's mean jitter each way.
+    network_factor : numpy.ndarray, optional
+        Conditions at the query's arrival: multiplier of the scaled transfer
+        times (:attr:`~idnopt.sim.system.ServingSystem.transfer_up`), e.g. the
+        nominal over the current bandwidth of the query's access link (default 1).
+    compute_factor : numpy.ndarray, optional
+        Multiplier of the service time at loaded deployments (background load
+        of the query's own device at its arrival; default 1).
     """
 
     time: np.ndarray
@@ -189,19 +196,42 @@ class Queries:
     service_factor: np.ndarray
     jitter_up: np.ndarray
     jitter_down: np.ndarray
+    network_factor: np.ndarray | None = None
+    compute_factor: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("network_factor", "compute_factor"):
+            value = getattr(self, name)
+            if value is None:
+                value = np.ones(self.time.size)
+            elif np.shape(value) != self.time.shape:
+                raise ValueError(f"{name} needs one entry per query")
+            object.__setattr__(self, name, np.asarray(value, dtype=float))
 
     def __len__(self) -> int:
         return int(self.time.size)
 
     def head(self, count: int) -> Queries:
         """The first ``count`` queries."""
+        return self.select(slice(0, count))
+
+    def select(self, which) -> Queries:
+        """The queries picked by ``which`` (a slice, index array or mask, in time order)."""
         return Queries(
-            self.time[:count],
-            self.klass[:count],
-            self.service_factor[:count],
-            self.jitter_up[:count],
-            self.jitter_down[:count],
+            self.time[which],
+            self.klass[which],
+            self.service_factor[which],
+            self.jitter_up[which],
+            self.jitter_down[which],
+            self.network_factor[which],
+            self.compute_factor[which],
         )
+
+    def with_conditions(self, network_factor: np.ndarray, compute_factor: np.ndarray) -> Queries:
+        """The same queries under other conditions (see the attributes)."""
+        from dataclasses import replace
+
+        return replace(self, network_factor=network_factor, compute_factor=compute_factor)
 
 
 def service_factors(rng: np.random.Generator, cv: np.ndarray) -> np.ndarray:
