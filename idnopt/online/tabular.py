@@ -23,8 +23,8 @@ optimal action values almost surely (Watkins & Dayan 1992), so the greedy
 policy becomes optimal; :func:`value_iteration` computes those values for a
 known MDP, which is how the tests check the learner.
 
-The offloading schedulers discretise their observations into states of such a
-table (see ``idnopt.formulations.offloading``).
+Schedulers that learn this way discretise what they observe into the states
+of such a table.
 """
 
 from __future__ import annotations

@@ -327,7 +327,7 @@ class Engine:
         return up, down
 
     def response(self, query: int) -> float:
-        """Response time (ms) of ``query`` once its answer is back (``nan`` before or if dropped)."""
+        """Response time (ms) of ``query`` once answered (``nan`` before, or if dropped)."""
         return self._finish[query] - self._time[query]
 
     def loads(self, query: int) -> np.ndarray:

@@ -229,11 +229,6 @@ def train_scheduler(
 
 def save_scheduler(scheduler: LearnedScheduler, path: str | Path) -> Path:
     """Write a learned scheduler to ``path`` (``.npz``), atomically."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
-    if not path.parent.is_dir():
-        raise InputError("folder does not exist", path=path.parent)
     arrays: dict[str, np.ndarray] = {}
     for index, (weight, bias) in enumerate(scheduler.weights):
         arrays[f"w{index}"] = np.asarray(weight)
@@ -246,6 +241,22 @@ def save_scheduler(scheduler: LearnedScheduler, path: str | Path) -> Path:
         "metadata": scheduler.metadata or {},
     }
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    return write_npz(path, **arrays)
+
+
+def write_npz(path: str | Path, **arrays: np.ndarray) -> Path:
+    """Write ``arrays`` to ``path`` (``.npz`` added when missing) atomically; returns the path.
+
+    Raises
+    ------
+    InputError
+        When the folder does not exist.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    if not path.parent.is_dir():
+        raise InputError("folder does not exist", path=path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
     os.close(handle)
     try:

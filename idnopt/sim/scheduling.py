@@ -148,13 +148,16 @@ def encode_observation(view: SchedulingView, query: int) -> np.ndarray:
 class Scheduler(Policy):
     """Base of per-query schedulers (slot = query, decision = target).
 
-    Class attributes :attr:`stateful` (reads loads and delays) and
-    :attr:`wants_feedback` (learns from outcomes through :meth:`observe`)
-    tell the engines what to provide.
+    Class attributes :attr:`stateful` (reads loads and delays),
+    :attr:`wants_feedback` (learns from outcomes through :meth:`observe`) and
+    :attr:`clairvoyant` (reads the engine's exact predictions through
+    ``view.engine.predict_end``, which needs queries in flight tracked) tell
+    the engines what to provide.
     """
 
     stateful: ClassVar[bool] = False
     wants_feedback: ClassVar[bool] = False
+    clairvoyant: ClassVar[bool] = False
 
     def reset(self, problem: SchedulingView, rng: np.random.Generator) -> Scheduler:
         """Prepare to schedule the queries of ``problem``."""
@@ -463,6 +466,12 @@ def simulate(
             demand[queries.klass[query]] = 1.0
             scheduler.observe(query, demand, float(success))
 
-    engine = Engine(system, queries, observe_state=scheduler.stateful, feedback=feedback)
+    engine = Engine(
+        system,
+        queries,
+        observe_state=scheduler.stateful,
+        feedback=feedback,
+        track_inflight=scheduler.clairvoyant,
+    )
     view.engine = engine
     return engine.run(scheduler.choose, progress)

@@ -1,0 +1,406 @@
+"""Offloading policies: per request, a tier (local, edge, cloud) and a model variant.
+
+Every policy is a :class:`~idnopt.sim.scheduling.Scheduler` whose targets are
+the scenario's ``tier/variant`` pairs, and is judged by the cost of each
+request: response time plus the penalty for accuracy below the request's
+floor (:func:`idnopt.sim.outcome.penalised_response`).
+
+* :class:`Tier` - ``local``, ``edge`` or ``cloud`` always, with the variant
+  of least nominal cost there (no load, nominal bandwidth);
+* :class:`Fixed` - a fixed target per class (the best static policy in
+  hindsight is found among these by :func:`~.simulation.best_static`);
+* :class:`Greedy` - the least estimated cost from what the device knows now:
+  its current bandwidth and load, the reported backlogs, nominal service times;
+* :class:`Oracle` - the least cost with perfect knowledge of the current
+  state: the exact queues (queries on their way included), this request's
+  service time and network draws. It is the per-request optimum given the
+  state, not a bound on what foresight could do; the bound is
+  :func:`~.simulation.lower_bound` (no waiting at all);
+* :class:`TabularQ` - Q-learning over a discretised state (see its notes),
+  learning online from every answer; ``variants="most-accurate"`` restricts
+  it to offloading only (the most accurate variant of each tier), the
+  learned offloader without model selection that plays the prior state of
+  the art in the benchmarks;
+* DQN - :func:`idnopt.sim.learning.train_scheduler` on the simulator's
+  Gymnasium environment with the ``response`` reward (built in :mod:`.simulation`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from idnopt.errors import InputError
+from idnopt.formulations.offloading.compiled import TIERS, OffloadingScenario
+from idnopt.online.tabular import QLearning
+from idnopt.sim.outcome import penalised_response
+from idnopt.sim.scheduling import Scheduler
+from idnopt.sim.workload import Queries
+
+NETWORK_BINS = (1.5, 4.0, 12.0)
+"""Upper edges of the network-factor bins (nominal over current bandwidth) of the Q-table state."""
+
+LOAD_BINS = (1.25, 2.0)
+"""Upper edges of the device-load bins (service-time multiplier)."""
+
+BACKLOG_BINS = (0.1, 0.5)
+"""Upper edges of the backlog bins, in deadlines of the request's class."""
+
+FORMAT = "idnopt-q-table"
+
+
+class _CostTables:
+    """Per-class arrays every offloading policy reads, built once per run."""
+
+    def tables(self, scenario: OffloadingScenario) -> None:
+        system = scenario.system
+        table = system.target_deployment
+        valid = table >= 0
+        safe = np.maximum(table, 0)
+        classes = np.arange(len(system.classes))[:, None]
+        deployments = system.deployments
+        self.valid_ = valid
+        self.fixed_ = np.where(
+            valid, system.uplink[classes, safe] + system.downlink[classes, safe], 0
+        )
+        self.fixed_ += np.where(valid, 2.0 * system.jitter[classes, safe], 0.0)
+        self.scaled_ = np.where(
+            valid, system.transfer_up[classes, safe] + system.transfer_down[classes, safe], 0.0
+        )
+        self.service_ = np.where(valid, deployments.latency[safe], np.inf)
+        self.loaded_ = np.where(valid, deployments.loaded[safe], False)
+        self.penalty_ = np.where(
+            valid,
+            penalised_response(
+                0.0,
+                deployments.accuracy[safe],
+                system.classes.min_accuracy[:, None],
+                scenario.penalty,
+            ),
+            np.inf,
+        )
+
+    def nominal(self) -> np.ndarray:
+        """(classes, targets) cost with nominal conditions and no waiting."""
+        return self.fixed_ + self.scaled_ + self.service_ + self.penalty_
+
+
+class Tier(Scheduler, _CostTables):
+    """Every request to one tier, with the variant of least nominal cost there.
+
+    Parameters
+    ----------
+    scenario : OffloadingScenario
+        The compiled scenario.
+    tier : {"local", "edge", "cloud"}
+        Where every request goes.
+    """
+
+    summary = "always one tier, its variant of least nominal cost"
+
+    def __init__(self, scenario: OffloadingScenario, tier: str = "local") -> None:
+        self.scenario = scenario
+        self.tier = tier
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """``always-<tier>``."""
+        return f"always-{self.tier}"
+
+    def prepare(self) -> None:  # noqa: D102
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}, not {self.tier!r}")
+        self.tables(self.scenario)
+        cost = np.where(self.scenario.target_tier == TIERS.index(self.tier), self.nominal(), np.inf)
+        if not np.isfinite(cost.min(axis=1)).all():
+            missing = np.flatnonzero(~np.isfinite(cost.min(axis=1)))[0]
+            raise InputError(
+                f"class {self.view_.system.classes.names[missing]!r} has no variant at the "
+                f"{self.tier} tier"
+            )
+        self.best_ = cost.argmin(axis=1)
+
+    def choose(self, query: int) -> int:  # noqa: D102
+        return int(self.best_[self.view_.queries.klass[query]])
+
+    def choose_all(self, queries: Queries) -> np.ndarray:  # noqa: D102
+        return self.best_[queries.klass]
+
+
+class Fixed(Scheduler):
+    """A fixed target per class.
+
+    Parameters
+    ----------
+    targets : sequence of int
+        Target of each class.
+    """
+
+    name = "fixed"
+    summary = "a fixed target per class"
+
+    def __init__(self, targets: Any = ()) -> None:
+        self.targets = targets
+
+    def prepare(self) -> None:  # noqa: D102
+        self.best_ = np.asarray(self.targets, dtype=np.int64)
+        if self.best_.shape != (len(self.view_.system.classes),):
+            raise ValueError("give one target per class")
+
+    def choose(self, query: int) -> int:  # noqa: D102
+        return int(self.best_[self.view_.queries.klass[query]])
+
+    def choose_all(self, queries: Queries) -> np.ndarray:  # noqa: D102
+        return self.best_[queries.klass]
+
+
+class Greedy(Scheduler, _CostTables):
+    """The least estimated cost: current bandwidth and load, reported backlog, nominal service."""
+
+    name = "greedy"
+    summary = "least cost estimated from current conditions and reported backlogs"
+    stateful = True
+
+    def __init__(self, scenario: OffloadingScenario) -> None:
+        self.scenario = scenario
+
+    def prepare(self) -> None:  # noqa: D102
+        self.tables(self.scenario)
+
+    def estimate(self, query: int) -> np.ndarray:
+        """Estimated cost of every target for ``query``."""
+        view = self.view_
+        klass = view.queries.klass[query]
+        network, compute = view.conditions(query)
+        service = self.service_[klass] * np.where(self.loaded_[klass], compute, 1.0)
+        return (
+            self.fixed_[klass]
+            + network * self.scaled_[klass]
+            + view.loads(query)
+            + service
+            + self.penalty_[klass]
+        )
+
+    def choose(self, query: int) -> int:  # noqa: D102
+        return int(self.estimate(query).argmin())
+
+
+class Oracle(Scheduler, _CostTables):
+    """The least cost with perfect knowledge of the current state (see the module notes)."""
+
+    name = "oracle"
+    summary = "per-request optimum with perfect knowledge of the current state"
+    stateful = True
+    clairvoyant = True
+
+    def __init__(self, scenario: OffloadingScenario) -> None:
+        self.scenario = scenario
+
+    def prepare(self) -> None:  # noqa: D102
+        self.tables(self.scenario)
+        self.time_ = self.view_.queries.time
+
+    def choose(self, query: int) -> int:  # noqa: D102
+        engine = self.view_.engine
+        klass = self.view_.queries.klass[query]
+        best, best_cost = -1, np.inf
+        for target in np.flatnonzero(self.valid_[klass]):
+            index = int(self.view_.system.target_deployment[klass, target])
+            finish = engine.predict_end(query, index) + engine.network_delays(query, index)[1]
+            cost = finish - self.time_[query] + self.penalty_[klass, target]
+            if cost < best_cost:
+                best, best_cost = int(target), cost
+        return best
+
+
+def bins(value: float, edges: tuple[float, ...]) -> int:
+    """Index of the bin of ``value`` given increasing upper edges."""
+    for position, edge in enumerate(edges):
+        if value <= edge:
+            return position
+    return len(edges)
+
+
+class TabularQ(Scheduler, _CostTables):
+    """Q-learning over a discretised state, learning online from every answer.
+
+    State: the request's class (its device and accuracy floor), its access
+    link's bandwidth (:data:`NETWORK_BINS` of the network factor), its
+    device's load (:data:`LOAD_BINS`), and the reported backlogs of its
+    device and of the edge (:data:`BACKLOG_BINS`, in deadlines of the class).
+    Action: a target. Reward: minus the request's cost in deadlines of its
+    class, known when its answer returns; with ``discount`` 0 (default) each
+    request is its own episode, since a decision changes later states only
+    through queues the state already shows. Exploration and learning rate:
+    :class:`~idnopt.online.tabular.QLearning` (epsilon decays from 1 over
+    ``exploration_steps`` decisions to ``final_epsilon``; step ``1/(1+n)^0.8``
+    per entry). ``explore=False`` acts greedily (and keeps learning).
+
+    Parameters
+    ----------
+    scenario : OffloadingScenario
+        The compiled scenario.
+    variants : {"all", "most-accurate"}
+        Actions: every target, or the most accurate variant of each tier only.
+    discount, final_epsilon, exploration_steps : float
+        Learning settings (see :class:`~idnopt.online.tabular.QLearning`).
+    explore : bool
+        Explore (training) or act greedily (measured runs).
+    """
+
+    name = "q-learning"
+    summary = "tabular Q-learning over a discretised state"
+    stateful = True
+    wants_feedback = True
+
+    def __init__(
+        self,
+        scenario: OffloadingScenario,
+        *,
+        variants: str = "all",
+        discount: float = 0.0,
+        final_epsilon: float = 0.02,
+        exploration_steps: float = 5_000.0,
+        explore: bool = True,
+    ) -> None:
+        self.scenario = scenario
+        self.variants = variants
+        self.discount = discount
+        self.final_epsilon = final_epsilon
+        self.exploration_steps = exploration_steps
+        self.explore = explore
+
+    def state_count(self) -> int:
+        """Number of discrete states."""
+        classes = len(self.scenario.system.classes)
+        backlog = len(BACKLOG_BINS) + 1
+        return classes * (len(NETWORK_BINS) + 1) * (len(LOAD_BINS) + 1) * backlog * backlog
+
+    def prepare(self) -> None:  # noqa: D102
+        scenario = self.scenario
+        system = scenario.system
+        self.tables(scenario)
+        allowed = self.valid_.copy()
+        if self.variants == "most-accurate":
+            accuracy = np.where(
+                self.valid_,
+                system.deployments.accuracy[np.maximum(system.target_deployment, 0)],
+                -1,
+            )
+            for klass in range(len(system.classes)):
+                for tier in range(len(TIERS)):
+                    here = np.flatnonzero((scenario.target_tier == tier) & self.valid_[klass])
+                    if here.size:
+                        keep = here[accuracy[klass, here].argmax()]
+                        allowed[klass, here] = False
+                        allowed[klass, keep] = True
+        elif self.variants != "all":
+            raise ValueError(f"variants must be 'all' or 'most-accurate', not {self.variants!r}")
+        self.allowed_ = [np.flatnonzero(row) for row in allowed]
+        learner = getattr(self, "learner_", None)
+        shape = (self.state_count(), system.num_targets)
+        if learner is None or learner.q_.shape != shape:
+            learner = QLearning(
+                *shape,
+                discount=self.discount,
+                final_epsilon=self.final_epsilon,
+                exploration_steps=self.exploration_steps,
+            ).reset(self.rng_)
+            self.learner_ = learner
+        learner.rng_ = self.rng_
+        local = scenario.tier_targets("local")
+        edge = scenario.tier_targets("edge")
+        self.local_ = local[0] if local.size else -1
+        self.edge_ = edge[0] if edge.size else -1
+        self.pending_: dict[int, tuple[int, int]] = {}
+
+    def state(self, query: int) -> int:
+        """Discrete state of ``query``."""
+        view = self.view_
+        klass = int(view.queries.klass[query])
+        network, compute = view.conditions(query)
+        deadline = float(view.system.classes.deadline[klass])
+        loads = view.loads(query) / deadline
+        own = bins(float(loads[self.local_]), BACKLOG_BINS) if self.local_ >= 0 else 0
+        edge = bins(float(loads[self.edge_]), BACKLOG_BINS) if self.edge_ >= 0 else 0
+        backlog = len(BACKLOG_BINS) + 1
+        state = klass
+        state = state * (len(NETWORK_BINS) + 1) + bins(network, NETWORK_BINS)
+        state = state * (len(LOAD_BINS) + 1) + bins(compute, LOAD_BINS)
+        return (state * backlog + own) * backlog + edge
+
+    def choose(self, query: int) -> int:  # noqa: D102
+        state = self.state(query)
+        allowed = self.allowed_[self.view_.queries.klass[query]]
+        if self.explore:
+            action = self.learner_.act(state, allowed)
+        else:
+            action = self.learner_.greedy(state, allowed)
+        self.pending_[query] = (state, action)
+        return action
+
+    def observe(self, slot: int, demand: np.ndarray, gain: float) -> None:  # noqa: D102
+        state, action = self.pending_.pop(slot)
+        view = self.view_
+        klass = int(view.queries.klass[slot])
+        response = view.engine.response(slot)
+        deadline = float(view.system.classes.deadline[klass])
+        if np.isfinite(response):
+            cost = response + self.penalty_[klass, action]
+            reward = -min(cost / deadline, 4.0)
+        else:
+            reward = -4.0
+        following = None if self.discount == 0 else state
+        self.learner_.update(state, action, reward, following, self.allowed_[klass])
+        return None
+
+    def to_file(self, path: str | Path) -> Path:
+        """Write the Q-table and what it was learned for (``.npz``, atomically)."""
+        from idnopt.sim.learning import write_npz
+
+        system = self.scenario.system
+        metadata = {
+            "format": FORMAT,
+            "targets": list(system.targets),
+            "classes": list(system.classes.names),
+            "variants": self.variants,
+            "decisions": int(self.learner_.decisions_),
+        }
+        return write_npz(
+            path,
+            q=self.learner_.q_,
+            visits=self.learner_.visits_,
+            metadata=np.array(json.dumps(metadata)),
+        )
+
+    def load(self, path: str | Path) -> TabularQ:
+        """Read a Q-table written by :meth:`to_file` for this scenario."""
+        from idnopt.sim.learning import check_compatible
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("policy file not found", path=path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                metadata = json.loads(str(data["metadata"]))
+                q, visits = data["q"], data["visits"]
+        except (OSError, ValueError, KeyError) as error:
+            raise InputError(f"not a Q-table file ({error})", path=path) from None
+        if metadata.get("format") != FORMAT:
+            raise InputError(f"not a Q-table file (format {metadata.get('format')!r})", path=path)
+        check_compatible(metadata, self.scenario.system, where=str(path))
+        self.variants = metadata.get("variants", self.variants)
+        learner = QLearning(
+            *q.shape,
+            discount=self.discount,
+            final_epsilon=self.final_epsilon,
+            exploration_steps=self.exploration_steps,
+        ).reset(np.random.default_rng(0))
+        learner.q_[:] = q
+        learner.visits_[:] = visits
+        learner.decisions_ = int(metadata.get("decisions", 0))
+        self.learner_ = learner
+        return self

@@ -1,0 +1,384 @@
+"""The offloading family's simulation: every policy on the serving engine, with its cost.
+
+Policies (``idnopt simulate FILE --policy NAME``): ``q-learning`` (default),
+``dqn``, ``offload-only`` (Q-learning without model selection), ``greedy``,
+``always-local``, ``always-edge``, ``always-cloud``, ``best-static`` (the
+fixed target per class of least cost on this very run, found in hindsight)
+and ``oracle`` (per-request optimum with perfect knowledge of the state).
+
+Learned policies train first for ``train_steps`` decisions on runs drawn with
+another seed (episodes of ``episode`` seconds at random times of the
+``duration``), or are read from ``load_policy``; the measured run then acts
+greedily (Q-learning keeps updating its table from every answer).
+
+The result's objective is the mean cost of the measured requests (response
+time plus ``accuracy_penalty`` ms per accuracy point below the request's
+floor; lower is better); its bound is :func:`lower_bound`, the mean over
+requests of the least cost any target could give them if nothing waited, so
+``objective / bound`` tells how far any policy is from perfect. Metrics give
+the mean and p95 response time, the mean accuracy, the accuracy loss (mean
+points below the most accurate variant the request could have had) and the
+share of requests below their floor; tables give them per application, the
+share of decisions per target, the cost over time, and for learned policies
+the cost and accuracy over training.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from idnopt.formulations.offloading.compiled import OffloadingScenario, compile_offloading, draw
+from idnopt.formulations.offloading.policies import (
+    Fixed,
+    Greedy,
+    Oracle,
+    TabularQ,
+    Tier,
+)
+from idnopt.formulations.offloading.schema import OffloadingInstance
+from idnopt.result import Result
+from idnopt.sim.engine import SimulationParameters, Streams
+from idnopt.sim.outcome import Outcome, measured_mask, penalised_response
+from idnopt.sim.scheduling import Scheduler, simulate
+from idnopt.sim.workload import Queries
+
+POLICIES = (
+    "q-learning",
+    "dqn",
+    "offload-only",
+    "greedy",
+    "always-local",
+    "always-edge",
+    "always-cloud",
+    "best-static",
+    "oracle",
+)
+"""Policies of ``idnopt simulate`` on an offloading scenario; the first is the default."""
+
+LEARNED = ("q-learning", "dqn", "offload-only")
+TRAINING_SEED_OFFSET = 1_000_003
+TRAINING_SHARE = 0.9
+
+
+class OffloadingSimulationParameters(SimulationParameters):
+    """Options of the offloading simulation."""
+
+    load: float = Field(1.0, gt=0, description="multiplies every arrival rate (users)")
+    train_steps: int | None = Field(
+        None, ge=0, description="decisions of training for learned policies (default 20000)"
+    )
+    save_policy: Path | None = Field(None, description="write the trained policy here")
+    load_policy: Path | None = Field(None, description="read the trained policy from this file")
+    episode: float = Field(60.0, gt=0, description="seconds of arrivals per training episode")
+    exploration_steps: float = Field(
+        5_000.0, gt=0, description="q-learning: decisions over which exploration decays"
+    )
+    final_epsilon: float = Field(0.02, ge=0, le=1, description="q-learning: final exploration")
+    window: float = Field(10.0, gt=0, description="seconds per point of the cost series")
+    algorithm: Literal["dqn", "ppo"] = Field("dqn", description="deep learner of 'dqn'")
+
+
+def request_cost(scenario: OffloadingScenario, queries: Queries, outcome: Outcome) -> np.ndarray:
+    """Cost (ms) of every request: response time plus the accuracy penalty (``inf`` if dropped)."""
+    system = scenario.system
+    deployment = np.maximum(outcome.deployment, 0)
+    cost = penalised_response(
+        outcome.finish - queries.time,
+        system.deployments.accuracy[deployment],
+        system.classes.min_accuracy[queries.klass],
+        scenario.penalty,
+    )
+    return np.where(outcome.served, cost, np.inf)
+
+
+def lower_bound(scenario: OffloadingScenario, queries: Queries) -> np.ndarray:
+    """Per request, the least cost any target gives it when nothing waits (ms).
+
+    With this request's own draws (service factor, jitter, bandwidth and load
+    at its arrival): no policy, however informed, can do better on any
+    request, so the mean is a lower bound on every policy's objective.
+    """
+    system = scenario.system
+    klass = queries.klass
+    table = system.target_deployment[klass]
+    valid = table >= 0
+    safe = np.maximum(table, 0)
+    rows = klass[:, None]
+    deployments = system.deployments
+    slow = np.where(deployments.loaded[safe], queries.compute_factor[:, None], 1.0)
+    jitter = system.jitter[rows, safe]
+    cost = (
+        system.uplink[rows, safe]
+        + system.downlink[rows, safe]
+        + queries.network_factor[:, None]
+        * (system.transfer_up[rows, safe] + system.transfer_down[rows, safe])
+        + (queries.jitter_up + queries.jitter_down)[:, None] * jitter
+        + deployments.latency[safe] * queries.service_factor[:, None] * slow
+    )
+    cost = penalised_response(
+        cost,
+        deployments.accuracy[safe],
+        system.classes.min_accuracy[klass][:, None],
+        scenario.penalty,
+    )
+    return np.where(valid, cost, np.inf).min(axis=1)
+
+
+def run_policy(
+    scenario: OffloadingScenario,
+    scheduler: Scheduler,
+    queries: Queries,
+    seed: int,
+    progress=None,
+) -> Outcome:
+    """Simulate ``queries`` under ``scheduler`` and check conservation."""
+    outcome = simulate(
+        scenario.system, queries, scheduler, Streams(seed)("scheduler"), progress=progress
+    )
+    outcome.check_conservation()
+    return outcome
+
+
+def best_static(
+    scenario: OffloadingScenario, queries: Queries, seed: int, warmup: float
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The best fixed target per class on these queries, found in hindsight.
+
+    Every target is simulated for every class at once (one run per target);
+    each class takes the target of least mean cost in those runs, and the
+    combination is kept if it beats the best single target (classes share
+    the edge and the cloud, so the combination is simulated again to know).
+    A heuristic search over static policies, exact for classes that share
+    no server.
+    """
+    system = scenario.system
+    measured = measured_mask(queries, warmup)
+    classes = len(system.classes)
+    means = np.full((classes, system.num_targets), np.inf)
+    overall = np.full(system.num_targets, np.inf)
+    for target in range(system.num_targets):
+        choice = np.where(system.target_deployment[:, target] >= 0, target, -1)
+        if (choice < 0).any():
+            continue
+        cost = request_cost(scenario, queries, run_policy(scenario, Fixed(choice), queries, seed))
+        overall[target] = cost[measured].mean() if measured.any() else np.inf
+        for klass in range(classes):
+            members = measured & (queries.klass == klass)
+            if members.any():
+                means[klass, target] = cost[members].mean()
+    per_class = np.where(
+        np.isfinite(means).any(axis=1), means.argmin(axis=1), int(overall.argmin())
+    )
+    combined = request_cost(
+        scenario, queries, run_policy(scenario, Fixed(per_class), queries, seed)
+    )
+    combined_mean = combined[measured].mean() if measured.any() else np.inf
+    facts = {"static_runs": float(system.num_targets + 1)}
+    if np.isfinite(overall).any() and overall.min() < combined_mean:
+        return np.full(classes, int(overall.argmin())), facts
+    return per_class, facts
+
+
+def make_env(scenario: OffloadingScenario, parameters: OffloadingSimulationParameters):
+    """The Gymnasium environment: episodes at random times of the run, ``response`` reward."""
+    from idnopt.sim.env import ServingEnv
+
+    length = 1000.0 * parameters.episode
+    latest = max(parameters.duration_ms - length, 0.0)
+
+    def sample(rng: np.random.Generator) -> Queries:
+        start = float(rng.uniform(0.0, latest)) if latest > 0 else 0.0
+        seed = int(rng.integers(2**31))
+        return draw(scenario, start + length, seed, load=parameters.load, start=start)
+
+    return ServingEnv(scenario.system, sample, reward="response", accuracy_penalty=scenario.penalty)
+
+
+def train_tabular(
+    scenario: OffloadingScenario,
+    scheduler: TabularQ,
+    parameters: OffloadingSimulationParameters,
+    steps: int,
+    progress=None,
+) -> list[dict[str, float]]:
+    """Train ``scheduler`` for about ``steps`` decisions on episodes of other seeds.
+
+    Returns one row per episode: decisions so far, mean cost, mean response
+    and mean accuracy of the episode (the learning curve).
+    """
+    rng = np.random.default_rng(parameters.seed + TRAINING_SEED_OFFSET)
+    length = 1000.0 * parameters.episode
+    latest = max(parameters.duration_ms - length, 0.0)
+    scheduler.explore = True
+    done, curve = 0, []
+    while done < steps:
+        start = float(rng.uniform(0.0, latest)) if latest > 0 else 0.0
+        queries = draw(
+            scenario, start + length, int(rng.integers(2**31)), load=parameters.load, start=start
+        )
+        if len(queries) > steps - done:
+            queries = queries.head(steps - done)
+        if not len(queries):
+            continue
+        outcome = run_policy(scenario, scheduler, queries, int(rng.integers(2**31)))
+        done += len(queries)
+        cost = request_cost(scenario, queries, outcome)
+        accuracy = scenario.system.deployments.accuracy[np.maximum(outcome.deployment, 0)]
+        curve.append(
+            {
+                "decisions": float(done),
+                "cost_ms": float(np.mean(np.minimum(cost, 1e9))),
+                "response_ms": float(np.nanmean(outcome.finish - queries.time)),
+                "accuracy": float(accuracy.mean()),
+            }
+        )
+        if progress is not None:
+            progress(min(done / steps, 1.0))
+    scheduler.explore = False
+    return curve
+
+
+def scheduler_for(
+    scenario: OffloadingScenario,
+    policy: str,
+    parameters: OffloadingSimulationParameters,
+    queries: Queries,
+) -> tuple[Scheduler, dict[str, float], list[dict[str, float]]]:
+    """The scheduler of ``policy`` (trained, loaded or found), facts and a learning curve."""
+    facts: dict[str, float] = {}
+    if policy.startswith("always-"):
+        return Tier(scenario, policy.removeprefix("always-")), facts, []
+    if policy == "greedy":
+        return Greedy(scenario), facts, []
+    if policy == "oracle":
+        return Oracle(scenario), facts, []
+    if policy == "best-static":
+        started = time.perf_counter()
+        targets, facts = best_static(scenario, queries, parameters.seed, parameters.warmup_ms)
+        facts["search_seconds"] = time.perf_counter() - started
+        return Fixed(targets), facts, []
+    if policy not in LEARNED:
+        raise ValueError(f"unknown policy {policy!r}")
+    steps = parameters.train_steps
+    if steps is None:
+        steps = 0 if parameters.load_policy is not None else 20_000
+    report = parameters.progress
+    training = None if report is None else (lambda done: report(TRAINING_SHARE * done))
+    if policy == "dqn":
+        return _deep(scenario, parameters, steps, training, facts), facts, []
+    variants = "most-accurate" if policy == "offload-only" else "all"
+    scheduler = TabularQ(
+        scenario,
+        variants=variants,
+        final_epsilon=parameters.final_epsilon,
+        exploration_steps=parameters.exploration_steps,
+    )
+    if parameters.load_policy is not None:
+        scheduler.load(parameters.load_policy)
+    curve: list[dict[str, float]] = []
+    if steps:
+        started = time.perf_counter()
+        curve = train_tabular(scenario, scheduler, parameters, steps, training)
+        facts["training_seconds"] = time.perf_counter() - started
+        facts["training_steps"] = float(steps)
+    elif parameters.load_policy is None:
+        from idnopt.errors import InputError
+
+        raise InputError(f"policy {policy!r} needs train_steps > 0 or a load_policy file")
+    scheduler.explore = False
+    if parameters.save_policy is not None:
+        scheduler.to_file(parameters.save_policy)
+    return scheduler, facts, curve
+
+
+def _deep(scenario, parameters, steps, training, facts) -> Scheduler:
+    from idnopt.sim.learning import (
+        check_compatible,
+        load_scheduler,
+        save_scheduler,
+        train_scheduler,
+    )
+
+    scheduler = None
+    if parameters.load_policy is not None:
+        scheduler = load_scheduler(parameters.load_policy)
+        check_compatible(
+            scheduler.metadata or {}, scenario.system, where=str(parameters.load_policy)
+        )
+    if steps:
+        started = time.perf_counter()
+        scheduler = train_scheduler(
+            lambda: make_env(scenario, parameters),
+            scenario.system,
+            algorithm=parameters.algorithm,
+            steps=steps,
+            seed=parameters.seed + TRAINING_SEED_OFFSET,
+            progress=training,
+        )
+        facts["training_seconds"] = time.perf_counter() - started
+        facts["training_steps"] = float(steps)
+    if scheduler is None:
+        from idnopt.errors import InputError
+
+        raise InputError("policy 'dqn' needs train_steps > 0 or a load_policy file")
+    if parameters.save_policy is not None:
+        save_scheduler(scheduler, parameters.save_policy)
+    return scheduler
+
+
+def run_simulation(
+    instance: OffloadingInstance, policy: str, parameters: OffloadingSimulationParameters
+) -> Result:
+    """Simulate ``instance`` under ``policy`` (the family's :class:`~idnopt.family.Simulation`)."""
+    scenario = compile_offloading(instance)
+    queries = draw(scenario, parameters.duration_ms, parameters.seed, load=parameters.load)
+    scheduler, facts, curve = scheduler_for(scenario, policy, parameters, queries)
+    progress = parameters.progress
+    if progress is not None and "training_seconds" in facts:
+        report = progress
+
+        def progress(done: float) -> None:
+            report(TRAINING_SHARE + (1 - TRAINING_SHARE) * done)
+
+    started = time.perf_counter()
+    outcome = run_policy(scenario, scheduler, queries, parameters.seed, progress)
+    seconds = time.perf_counter() - started
+    result = summarize_run(scenario, queries, outcome, parameters, policy=policy, seconds=seconds)
+    result.metrics.update(facts)
+    if curve:
+        result.tables["training"] = curve
+    return result
+
+
+def summarize_run(
+    scenario: OffloadingScenario,
+    queries: Queries,
+    outcome: Outcome,
+    parameters: OffloadingSimulationParameters,
+    *,
+    policy: str,
+    seconds: float = 0.0,
+) -> Result:
+    """The result of one run: objective, bound, metrics and tables (see the module notes)."""
+    from idnopt.formulations.offloading.report import fill_result
+
+    return fill_result(scenario, queries, outcome, parameters, policy=policy, seconds=seconds)
+
+
+__all__ = [
+    "POLICIES",
+    "OffloadingSimulationParameters",
+    "best_static",
+    "lower_bound",
+    "make_env",
+    "request_cost",
+    "run_simulation",
+    "scheduler_for",
+    "summarize_run",
+    "train_tabular",
+]
