@@ -1,0 +1,287 @@
+"""Offloading with model selection: engine semantics, bounds, learners, files and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from idnopt.errors import InputError
+from idnopt.family import get_family
+from idnopt.formulations.offloading import (
+    Fixed,
+    Greedy,
+    compile_offloading,
+    draw,
+    generate_offloading,
+    lower_bound,
+    request_cost,
+)
+from idnopt.formulations.offloading.generator import OffloadingGeneratorParameters
+from idnopt.formulations.offloading.schema import read_bandwidth_trace
+from idnopt.formulations.offloading.simulation import run_policy
+from idnopt.sim.engine import Streams
+from idnopt.sim.fast import simulate_decided
+from idnopt.sim.reference import simulate_reference
+from idnopt.sim.scheduling import Scheduler, simulate
+
+FAMILY = get_family("offloading")
+
+
+class Replay(Scheduler):
+    """Decisions given in advance, taken one by one by the event loop."""
+
+    name = "replay"
+
+    def __init__(self, targets=()):
+        self.targets = targets
+
+    def choose(self, query):
+        return int(self.targets[query])
+
+
+def scenario_of(**knobs):
+    return generate_offloading(OffloadingGeneratorParameters(**knobs))
+
+
+@pytest.fixture(scope="module")
+def instance():
+    return scenario_of(devices=4, users=2.0)
+
+
+@pytest.fixture(scope="module")
+def compiled(instance):
+    return compile_offloading(instance)
+
+
+def test_targets_are_tier_by_variant_and_local_means_the_own_device(instance, compiled):
+    system = compiled.system
+    assert len(system.targets) == 3 * len(instance.models)
+    for klass in range(len(system.classes)):
+        for target in compiled.tier_targets("local"):
+            deployment = system.target_deployment[klass, target]
+            assert system.deployments.node[deployment] == system.classes.ingress[klass]
+    # the variants of one node share its processors; only device deployments are loaded
+    nodes = system.deployments.node
+    assert np.array_equal(system.deployments.pool, nodes)
+    devices = [system.nodes.index(name) for name in instance.devices]
+    assert np.array_equal(system.deployments.loaded, np.isin(nodes, devices))
+
+
+def test_fast_engine_and_vectorised_path_match_the_simpy_reference(compiled):
+    system = compiled.system
+    queries = draw(compiled, 60_000, seed=3)
+    rng = np.random.default_rng(0)
+    targets = rng.integers(system.num_targets, size=len(queries))
+    vectorised = simulate_decided(system, queries, targets)
+    reference = simulate_reference(
+        system, queries, Fixed([0] * len(system.classes)), rng, targets=targets
+    )
+    assert np.allclose(vectorised.finish, reference.finish, equal_nan=True)
+    assert np.allclose(vectorised.busy, reference.busy)
+    looped = simulate(system, queries, Replay(targets), rng, vectorised=False)
+    assert np.allclose(looped.finish, reference.finish, equal_nan=True)
+    assert np.allclose(looped.busy, reference.busy)
+    greedy_fast = simulate(system, queries, Greedy(compiled), np.random.default_rng(1))
+    greedy_reference = simulate_reference(
+        system, queries, Greedy(compiled), np.random.default_rng(1)
+    )
+    assert np.array_equal(greedy_fast.target, greedy_reference.target)
+    assert np.allclose(greedy_fast.finish, greedy_reference.finish, equal_nan=True)
+
+
+def test_variants_on_one_device_never_run_at_once(compiled):
+    system = compiled.system
+    queries = draw(compiled, 120_000, seed=5)
+    local = compiled.tier_targets("local")
+    rng = np.random.default_rng(2)
+    targets = local[rng.integers(local.size, size=len(queries))]
+    outcome = simulate_decided(system, queries, targets)
+    for node in np.unique(system.deployments.node[outcome.deployment]):
+        members = np.flatnonzero(system.deployments.node[outcome.deployment] == node)
+        order = members[np.argsort(outcome.start[members])]
+        starts, ends = outcome.start[order], outcome.end[order]
+        assert (starts[1:] >= ends[:-1] - 1e-9).all()
+
+
+def test_conditions_scale_transfers_and_local_service(compiled):
+    system = compiled.system
+    queries = draw(compiled, 120_000, seed=7)
+    assert (queries.network_factor > 1).any() and (queries.compute_factor > 1).any()
+    edge = compiled.tier_targets("edge")[0]
+    outcome = simulate_decided(system, queries, np.full(len(queries), edge))
+    klass = queries.klass
+    deployment = outcome.deployment
+    expected = (
+        queries.time
+        + system.uplink[klass, deployment]
+        + queries.network_factor * system.transfer_up[klass, deployment]
+        + queries.jitter_up * system.jitter[klass, deployment]
+    )
+    assert np.allclose(outcome.arrival, expected)
+    local = compiled.tier_targets("local")[0]
+    outcome = simulate_decided(system, queries, np.full(len(queries), local))
+    work = outcome.end - outcome.start
+    nominal = system.deployments.latency[outcome.deployment] * queries.service_factor
+    assert np.allclose(work, nominal * queries.compute_factor)
+
+
+@pytest.mark.parametrize(
+    "policy", ["always-local", "always-edge", "always-cloud", "greedy", "oracle"]
+)
+def test_no_request_beats_its_lower_bound(compiled, policy):
+    from idnopt.formulations.offloading.simulation import (
+        OffloadingSimulationParameters,
+        scheduler_for,
+    )
+
+    queries = draw(compiled, 120_000, seed=11)
+    scheduler, _, _ = scheduler_for(compiled, policy, OffloadingSimulationParameters(), queries)
+    outcome = run_policy(compiled, scheduler, queries, 11)
+    cost = request_cost(compiled, queries, outcome)
+    assert (cost >= lower_bound(compiled, queries) - 1e-9).all()
+
+
+def test_oracle_and_greedy_beat_every_single_tier(instance):
+    results = {
+        policy: FAMILY.simulation.simulate(instance, policy, duration=300, seed=1)
+        for policy in ("always-local", "always-edge", "always-cloud", "greedy", "oracle")
+    }
+    tiers = min(results[p].objective for p in ("always-local", "always-edge", "always-cloud"))
+    assert results["oracle"].objective < tiers
+    assert results["greedy"].objective < tiers
+    for result in results.values():
+        assert result.bound <= result.objective
+
+
+def test_best_static_is_no_worse_than_any_single_target(instance, compiled):
+    best = FAMILY.simulation.simulate(instance, "best-static", duration=200, seed=2, warmup=0)
+    queries = draw(compiled, 200_000, seed=2)
+    for target in range(compiled.system.num_targets):
+        outcome = run_policy(compiled, Fixed([target] * len(compiled.system.classes)), queries, 2)
+        assert best.objective <= request_cost(compiled, queries, outcome).mean() + 1e-9
+
+
+@pytest.fixture(scope="module")
+def learned(instance):
+    runs = {}
+    for seed in (0, 1):
+        for policy in ("q-learning", "offload-only"):
+            runs[policy, seed] = FAMILY.simulation.simulate(
+                instance, policy, duration=300, seed=seed, train_steps=15_000
+            )
+        runs["always-edge", seed] = FAMILY.simulation.simulate(
+            instance, "always-edge", duration=300, seed=seed
+        )
+    return runs
+
+
+def test_q_learning_beats_offloading_without_model_selection_and_a_fixed_tier(learned):
+    for seed in (0, 1):
+        chosen = learned["q-learning", seed].objective
+        assert chosen < learned["offload-only", seed].objective
+        assert chosen < learned["always-edge", seed].objective
+
+
+def test_learners_respect_the_accuracy_floor_on_average(learned, instance):
+    floors = {app.name: app.min_accuracy for app in instance.applications}
+    for result in learned.values():
+        rows = result.tables["applications"]
+        requests = sum(row["requests"] for row in rows)
+        accuracy = sum(row["accuracy"] * row["requests"] for row in rows) / requests
+        floor = sum(floors[row["application"]] * row["requests"] for row in rows) / requests
+        assert accuracy >= floor
+
+
+def test_q_learning_is_deterministic_under_a_seed(instance):
+    first = FAMILY.simulation.simulate(
+        instance, "q-learning", duration=60, seed=4, train_steps=3000
+    )
+    second = FAMILY.simulation.simulate(
+        instance, "q-learning", duration=60, seed=4, train_steps=3000
+    )
+    assert first.metrics["cost_ms"] == second.metrics["cost_ms"]
+    assert first.tables["decisions"] == second.tables["decisions"]
+
+
+def test_q_table_round_trips_through_its_file(instance, tmp_path):
+    path = tmp_path / "table.npz"
+    trained = FAMILY.simulation.simulate(
+        instance, "q-learning", duration=60, seed=4, train_steps=3000, save_policy=path
+    )
+    loaded = FAMILY.simulation.simulate(
+        instance, "q-learning", duration=60, seed=4, train_steps=0, load_policy=path
+    )
+    assert loaded.metrics["cost_ms"] == trained.metrics["cost_ms"]
+    other = scenario_of(devices=2)
+    with pytest.raises(InputError, match="trained for"):
+        FAMILY.simulation.simulate(
+            other, "q-learning", duration=10, train_steps=0, load_policy=path
+        )
+
+
+def test_dqn_trains_on_the_gymnasium_environment_and_respects_the_floor(instance):
+    from gymnasium.utils.env_checker import check_env
+
+    from idnopt.formulations.offloading import make_env
+    from idnopt.formulations.offloading.simulation import OffloadingSimulationParameters
+
+    env = make_env(compile_offloading(instance), OffloadingSimulationParameters(episode=5))
+    check_env(env, skip_render_check=True)
+    result = FAMILY.simulation.simulate(instance, "dqn", duration=120, seed=0, train_steps=2000)
+    assert result.objective >= result.bound
+    assert result.metrics["accuracy"] >= min(app.min_accuracy for app in instance.applications)
+
+
+def test_static_method_result_is_reproduced_by_the_evaluator(instance):
+    result = FAMILY.solve(instance, method="static", duration=60)
+    assert result.bound <= result.objective
+    assert FAMILY.evaluate(instance, result) == pytest.approx(result.objective)
+
+
+def test_bandwidth_trace_sets_the_network_factor(tmp_path):
+    from idnopt.formulations.offloading.schema import OffloadingInstance
+    from idnopt.formulations.offloading.schema import instance_to_dict as to_dict
+
+    base = scenario_of(devices=2, network="stable")
+    trace = tmp_path / "bandwidth.csv"
+    trace.write_text("time,factor,device\n0,1.0,\n30000,0.25,device-1\n")
+    document = to_dict(base)
+    document["bandwidth"] = {"trace": str(trace)}
+    instance = OffloadingInstance.model_validate(document)
+    compiled = compile_offloading(instance)
+    queries = draw(compiled, 60_000, seed=0)
+    device = np.array(compiled.devices)[compiled.class_device[queries.klass]]
+    late = queries.time >= 30_000
+    assert np.allclose(queries.network_factor[late & (device == "device-1")], 4.0)
+    assert np.allclose(queries.network_factor[~late | (device == "device-2")], 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("time,factor\n0,abc\n", 2, "factor must be positive"),
+        ("time,factor\n5,1\n2,1\n", 3, "is before the previous row"),
+        ("time,factor,device\n0,1,phone\n", 2, "unknown device 'phone'"),
+        ("time\n0\n", 1, "missing column 'factor'"),
+    ],
+)
+def test_bad_bandwidth_traces_are_located(tmp_path, text, line, message):
+    path = tmp_path / "trace.csv"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        read_bandwidth_trace(path, ["device-1"])
+    assert caught.value.line == line
+    assert message in str(caught.value)
+
+
+def test_unknown_policy_is_refused(instance):
+    with pytest.raises(InputError, match="unknown policy"):
+        FAMILY.simulation.simulate(instance, "always-moon")
+
+
+def test_streams_are_named_per_device(compiled):
+    # adding a device leaves the others' conditions unchanged (common random numbers)
+    queries = draw(compiled, 30_000, seed=9)
+    again = draw(compiled, 30_000, seed=9)
+    assert np.array_equal(queries.network_factor, again.network_factor)
+    assert Streams(9)("bandwidth:device-1").random() == Streams(9)("bandwidth:device-1").random()
