@@ -5,8 +5,9 @@ finds its family's :class:`~idnopt.family.Simulation`, validates the options
 (``-O NAME=VALUE`` for the family's own, read as YAML scalars), runs the
 simulation with a progress bar and prints the result's metrics and tables.
 ``--plot`` draws the latency CDF of every series the result holds samples for
-(``Result.values["latency:<name>"]``), and the on-time ratio over time beside it
-(``<stem>-on-time<suffix>``) when the result has an ``on_time`` table; ``-o``
+(``Result.values["latency:<name>"]``), the on-time ratio over time beside it
+(``<stem>-on-time<suffix>``) when the result has an ``on_time`` table, and the
+learning curve (``<stem>-training<suffix>``) when it has a ``training`` table; ``-o``
 writes the result as JSON with those samples. ``--train-steps``,
 ``--save-policy`` and ``--load-policy`` reach the simulation options of the same
 names (families with learned policies declare them). Any family that declares a
@@ -72,7 +73,8 @@ from idnopt.cli.pairs import read_pairs
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Draw the latency CDFs (PNG/PDF/SVG), and the on-time ratio over time when there is one.",
+    help="Draw the latency CDFs (PNG/PDF/SVG), and beside them the on-time ratio over time and "
+    "the learning curve when the result has them.",
 )
 @click.option(
     "--output",
@@ -161,6 +163,8 @@ def simulate_command(
         plot_latency(result, plot, title=f"{instance.name or file.stem}: {chosen}")
         if result.tables.get("on_time"):
             plot_on_time(result, plot, chosen, title=f"{instance.name or file.stem}: {chosen}")
+        if result.tables.get("training"):
+            plot_training(result, plot, title=f"{instance.name or file.stem}: {chosen} training")
     if as_json:
         click.echo(result.to_json())
     else:
@@ -191,6 +195,18 @@ def plot_latency(result, path: Path, *, title: str) -> Path:
 
     plt.close(figure)
     return path
+
+
+def plot_training(result, path: Path, *, title: str) -> Path:
+    """Draw the learning curve beside ``path`` (``<stem>-training<suffix>``)."""
+    from idnopt.sim.figures import training_plot
+
+    target = path.with_name(f"{path.stem}-training{path.suffix}")
+    figure = training_plot(result, target, title=title)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return target
 
 
 def plot_on_time(result, path: Path, policy: str, *, title: str) -> Path:

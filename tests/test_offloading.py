@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import INSTANCES
 from idnopt.errors import InputError
 from idnopt.family import get_family
 from idnopt.formulations.offloading import (
@@ -285,3 +286,33 @@ def test_streams_are_named_per_device(compiled):
     again = draw(compiled, 30_000, seed=9)
     assert np.array_equal(queries.network_factor, again.network_factor)
     assert Streams(9)("bandwidth:device-1").random() == Streams(9)("bandwidth:device-1").random()
+
+
+def test_cli_simulates_trains_and_plots_the_learning_curve(tmp_path):
+    from click.testing import CliRunner
+
+    from idnopt.cli.main import app
+
+    plot = tmp_path / "run.png"
+    table = tmp_path / "table.npz"
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            str(INSTANCES / "offloading" / "end-edge-cloud.yaml"),
+            "--policy",
+            "q-learning",
+            "--duration",
+            "60",
+            "--train-steps",
+            "2000",
+            "--save-policy",
+            str(table),
+            "--plot",
+            str(plot),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "cost_over_bound" in result.output
+    assert plot.is_file() and (tmp_path / "run-training.png").is_file()
+    assert table.is_file()

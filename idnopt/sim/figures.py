@@ -87,3 +87,62 @@ def latency_cdf_by_policy(
         else:
             samples[name] = np.concatenate(list(held.values())) if held else np.zeros(0)
     return latency_cdf_plot(samples, path, title=title, logx=logx)
+
+
+def training_plot(
+    result: object,
+    path: str | Path | None = None,
+    *,
+    title: str = "learning curve",
+):
+    """A learned policy's ``training`` table against the decisions taken.
+
+    Parameters
+    ----------
+    result : Result
+        A simulation result whose ``training`` table has a ``decisions``
+        column, times in columns ending ``_ms`` and other measures (accuracy…).
+    path : str or Path, optional
+        Save the figure there, atomically.
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Times on the left panel, the other measures on the right one.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from idnopt.report import Series, line_plot
+    from idnopt.report.style import save_figure
+
+    rows = result.tables.get("training", [])
+    if not rows:
+        raise ValueError("the result has no training table")
+    x = [row["decisions"] for row in rows]
+    names = [name for name in rows[0] if name != "decisions"]
+    times = [name for name in names if name.endswith("_ms")]
+    others = [name for name in names if not name.endswith("_ms")]
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    panels = figure.subplots(1, 2 if others else 1, squeeze=False)[0]
+    line_plot(
+        [Series(name, x, [row[name] for row in rows], marker="") for name in times],
+        "decisions of training",
+        "ms",
+        title,
+        ax=panels[0],
+    )
+    if others:
+        line_plot(
+            [Series(name, x, [row[name] for row in rows], marker="") for name in others],
+            "decisions of training",
+            "value",
+            "",
+            ax=panels[1],
+        )
+    if path is not None:
+        save_figure(figure, path)
+    return figure
