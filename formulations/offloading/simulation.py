@@ -270,7 +270,9 @@ def scheduler_for(
     report = parameters.progress
     training = None if report is None else (lambda done: report(TRAINING_SHARE * done))
     if policy == "dqn":
-        return _deep(scenario, parameters, steps, training, facts), facts, []
+        scheduler = _deep(scenario, parameters, steps, training, facts)
+        curve = (scheduler.metadata or {}).get("curve", []) if steps else []
+        return scheduler, facts, [{k: v for k, v in row.items() if k != "queries"} for row in curve]
     variants = "most-accurate" if policy == "offload-only" else "all"
     scheduler = TabularQ(
         scenario,

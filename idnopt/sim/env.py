@@ -173,7 +173,28 @@ class ServingEnv(gym.Env):
         if self.reward_kind == "completed":
             reward, self._completed = self._completed, 0.0
         info = {"query": query, "target": target, "deployment": index}
+        if terminated:
+            info["summary"] = self.summary()
         return observation, reward, terminated, False, info
+
+    def summary(self) -> dict[str, float]:
+        """The episode so far: queries, mean cost and response (ms), accuracy of served ones."""
+        outcome, queries = self.outcome, self._queries
+        if outcome is None or queries is None:
+            return {}
+        served = outcome.served
+        if not served.any():
+            return {"queries": float(len(queries))}
+        response = (outcome.finish - queries.time)[served]
+        accuracy = self.system.deployments.accuracy[outcome.deployment[served]]
+        summary = {"queries": float(len(queries))}
+        if self.reward_kind == "response":
+            floors = self.system.classes.min_accuracy[queries.klass[served]]
+            cost = penalised_response(response, accuracy, floors, self.accuracy_penalty)
+            summary["cost_ms"] = float(cost.mean())
+        summary["response_ms"] = float(response.mean())
+        summary["accuracy"] = float(accuracy.mean())
+        return summary
 
     @property
     def outcome(self):

@@ -185,7 +185,9 @@ def train_scheduler(
     Returns
     -------
     LearnedScheduler
-        The trained network with its metadata.
+        The trained network with its metadata; ``metadata["curve"]`` has one
+        row per training episode (decisions so far, then the environment's
+        episode summary: mean response time and accuracy).
     """
     if algorithm not in ALGORITHMS:
         raise InputError(f"unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
@@ -205,10 +207,15 @@ def train_scheduler(
         options["n_steps"] = min(options["n_steps"], max(steps, options["batch_size"]))
         model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
 
+    curve: list[dict[str, float]] = []
+
     class Report(BaseCallback):
         def _on_step(self) -> bool:
             if progress is not None and self.num_timesteps % 500 == 0:
                 progress(min(self.num_timesteps / steps, 1.0))
+            for info in self.locals.get("infos", ()):
+                if info.get("summary"):
+                    curve.append({"decisions": float(self.num_timesteps), **info["summary"]})
             return True
 
     model.learn(total_timesteps=int(steps), callback=Report())
@@ -223,6 +230,7 @@ def train_scheduler(
         "classes": list(system.classes.names),
         "level": system.level,
         "observation": observation_size(system),
+        "curve": curve,
     }
     return LearnedScheduler(weights=weights, activation=activation, metadata=metadata)
 
