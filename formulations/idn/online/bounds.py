@@ -11,11 +11,17 @@ Ingredients, all per node and vectorised across nodes:
   :math:`\max_{y \in Y}\|y - y_1\|^2`, each bounded by a fractional knapsack
   (exact per node after one sort).
 
-Bounds (cumulative regret after :math:`t` slots, against any static :math:`u \in Y`):
+Bounds (cumulative regret after :math:`t` slots, against any static :math:`u \in Y`;
+*binding* nodes use their whole budget from the start and keep doing so,
+:func:`node_regimes`):
 
-* INFIDA, fixed step (mirror ascent): :math:`D_\Phi/\eta + \eta\,c(\eta\hat G)\,G_*^2\,t`,
-  :math:`c(A) = (e^A - 1 - A)/A^2`, :math:`\hat G = \max G_{v,m}/s_m`;
-* OGA, fixed step: :math:`D_2^2/(2\eta) + \eta\,G_2^2\,t/2`;
+* INFIDA, fixed step (mirror ascent): :math:`D_\Phi/\eta + \eta\,t\,\sum_v b_v
+  \hat G_v^2/8` over binding nodes (Hoeffding's lemma), :math:`\hat G_v = \max_m
+  G_{v,m}/s_m`; other nodes add :math:`c(\eta\hat G)\,b_v \hat G_v^2`,
+  :math:`c(A) = (e^A - 1 - A)/A^2`;
+* OGA, fixed step: :math:`D_2^2/(2\eta) + \eta\,Q\,t/2`, :math:`Q` the bound on the
+  squared supergradient norm without its component along the size vector on
+  binding nodes (:func:`projected_norm_bound`);
 * INFIDA, adaptive (per-node entropic FTRL with AdaGrad-norm steps):
   :math:`\sum_v \sqrt{D_v}\,(\sqrt{G_v^2 + S_{v,t-1}} + \sqrt{S_{v,t}})`,
   :math:`S_{v,t}` the observed squared dual norms;
@@ -111,12 +117,100 @@ def stability(exponent: float) -> float:
     return math.expm1(exponent) / exponent**2 - 1.0 / exponent
 
 
+BINDING_TOLERANCE = 1e-9
+"""Relative slack under which a start's memory use counts as equal to the node's budget."""
+
+
+def node_regimes(problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nodes whose budget binds at the start, and nodes that start (and stay) full.
+
+    Both fixed-step policies keep a *binding* node binding: supergradients are
+    non-negative, so the point before projection dominates :math:`y_t`
+    entry-wise, its clipped memory use is at least :math:`b_v`, and the
+    projection returns a point using exactly :math:`b_v` (``THEORY.md`` §4).
+    A *saturated* node hosts every hostable model at 1 and they all fit: it
+    stays at 1 and contributes :math:`g\cdot(u - y_t) \le 0` to the regret.
+
+    Parameters
+    ----------
+    problem : IdnOnlineProblem
+        Sizes, budgets, hostability.
+    start : numpy.ndarray
+        :math:`y_1`.
+
+    Returns
+    -------
+    binding : numpy.ndarray
+        Boolean per node: learning, and :math:`\sum_m s_m y_{1,v,m} = b_v`.
+    saturated : numpy.ndarray
+        Boolean per node: learning, not binding, :math:`y_1 = 1` on every hostable model.
+    """
+    mask = _learning(problem)
+    learning = mask.any(axis=1)
+    load = np.where(mask, start, 0.0) @ problem.sizes
+    binding = learning & (np.abs(load - problem.budgets) <= BINDING_TOLERANCE * problem.budgets)
+    full = np.all(np.where(mask, start, 1.0) >= 1.0, axis=1)
+    saturated = learning & ~binding & full & (load <= problem.budgets)
+    return binding, saturated
+
+
+def projected_norm_bound(gradient: np.ndarray, sizes: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    r"""Per row, a bound on :math:`\max_{0 \le g \le G} \|g\|^2 - (s\cdot g)^2/\|s\|^2`.
+
+    The squared norm of the supergradient once its component along the
+    node's size vector is removed (what the Euclidean projection onto a
+    binding budget takes away, ``THEORY.md`` §4). The maximum of this convex
+    function over the box is at a vertex, where :math:`g_m^2 = G_m g_m`; the
+    concave relaxation :math:`\sum_m G_m g_m - (s\cdot g)^2/\|s\|^2` is
+    maximised exactly: for a fixed :math:`\sigma = s\cdot g` its first part
+    is a fractional knapsack (items by decreasing :math:`G_m/s_m`), a concave
+    piecewise-linear function of :math:`\sigma`, so the maximum over
+    :math:`\sigma` is on one of its pieces, each solved in closed form.
+
+    Parameters
+    ----------
+    gradient : numpy.ndarray
+        (rows, columns) entry-wise bounds :math:`G \ge 0`.
+    sizes : numpy.ndarray
+        Positive sizes :math:`s`, shape (columns,).
+    mask : numpy.ndarray
+        Boolean (rows, columns): the coordinates of each row (others ignored).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bound per row, at most :math:`\|G\|^2` and at least the true maximum.
+    """
+    bound = np.where(mask, np.maximum(gradient, 0.0), 0.0)
+    norm = np.where(mask, sizes, 0.0) ** 2 @ np.ones(sizes.size)
+    safe = np.where(norm > 0, norm, 1.0)[:, None]
+    order = np.argsort(-bound / sizes, axis=1)
+    slope = np.take_along_axis(bound / sizes, order, axis=1)
+    weight = np.take_along_axis(bound * sizes, order, axis=1)  # s_m G_m: sigma used by item m
+    value = np.take_along_axis(bound * bound, order, axis=1)  # G_m^2: its value
+    weight_after, value_after = np.cumsum(weight, axis=1), np.cumsum(value, axis=1)
+    weight_before, value_before = weight_after - weight, value_after - value
+    sigma = np.clip(slope * safe / 2.0, weight_before, weight_after)
+    piece = value_before + slope * (sigma - weight_before) - sigma**2 / safe
+    return np.maximum(piece.max(axis=1, initial=0.0), 0.0)
+
+
 # ---------------------------------------------------------------------------------------
 # bounds of each policy
 
 
 def infida_bound(problem, start: np.ndarray, step: float | None = None) -> RegretBound:
     r"""Mirror ascent with the size-weighted entropy: bound, and the step minimising it.
+
+    On a node whose budget binds, the stability term of one slot is at most
+    :math:`b_v \eta^2 \hat G_v^2 / 8` (Hoeffding's lemma, ``THEORY.md`` §4);
+    on a saturated node it is 0; on any other node it is
+    :math:`c(\eta \hat G)\,\eta^2 b_v \hat G_v^2`. Hence
+
+    .. math:: R_t \le \frac{D_\Phi}{\eta}
+              + \eta\,t\,\Big(\tfrac18 \textstyle\sum_{v\,\text{binding}} b_v \hat G_v^2
+              + c(\eta\hat G) \sum_{v\,\text{other}} b_v \hat G_v^2\Big),
+       \qquad \hat G_v = \max_m G_{v,m}/s_m.
 
     Parameters
     ----------
@@ -126,56 +220,101 @@ def infida_bound(problem, start: np.ndarray, step: float | None = None) -> Regre
         :math:`y_1`.
     step : float, optional
         :math:`\eta`; when omitted, the step minimising the bound at the horizon.
+
+    Returns
+    -------
+    RegretBound
+        ``a-priori``: constant :math:`D_\Phi/\eta`, per-slot term as above.
     """
     radius = float(entropic_radii(problem, start).sum())
-    gradient = problem.gradient_bound()
-    dual = float(node_dual_norms_squared(problem, gradient).sum())
-    mask = _learning(problem)
-    largest = float(np.max(np.where(mask, gradient / problem.sizes, 0.0), initial=0.0))
+    binding, saturated = node_regimes(problem, start)
+    duals = node_dual_norms_squared(problem, problem.gradient_bound())
+    spread = float(duals[binding].sum())  # sum_v b_v G_v^2 over binding nodes
+    other = _learning(problem).any(axis=1) & ~binding & ~saturated
+    dual = float(duals[other].sum())
+    largest = float(np.sqrt(duals[other] / problem.budgets[other]).max(initial=0.0))
     horizon = max(problem.horizon, 1)
 
-    def value(eta: float) -> float:
-        return radius / eta + eta * stability(eta * largest) * dual * horizon
+    def per_slot(eta: float) -> float:
+        return eta * (spread / 8.0 + stability(eta * largest) * dual)
 
     if step is None:
-        guess = math.sqrt(2 * radius / (dual * horizon)) if dual > 0 and radius > 0 else 1.0
-        step = best_step(value, guess)
+        guess = 1.0
+        if radius > 0 and spread + dual > 0:
+            guess = math.sqrt(radius / ((spread / 8.0 + dual / 2.0) * horizon))
+        step = (
+            guess
+            if dual == 0
+            else best_step(lambda eta: radius / eta + per_slot(eta) * horizon, guess)
+        )
     factor = stability(step * largest)
     return RegretBound(
         kind="a-priori",
-        formula="D/eta + eta * c(eta * G_hat) * G_*^2 * t (entropic mirror ascent)",
+        formula="D/eta + eta * (sum_binding b_v G_v^2 / 8 + c(eta * G_hat) * sum_other b_v G_v^2)"
+        " * t (entropic mirror ascent)",
         horizon=problem.horizon,
         step=step,
         constant=radius / step,
-        per_slot=step * factor * dual,
+        per_slot=per_slot(step),
         terms={
             "bregman_radius": radius,
-            "dual_norm_squared_bound": dual,
-            "largest_scaled_gradient": largest,
+            "binding_spread_bound": spread,
+            "other_dual_norm_squared_bound": dual,
+            "binding_nodes": int(binding.sum()),
+            "saturated_nodes": int(saturated.sum()),
             "stability": factor,
         },
     )
 
 
 def oga_bound(problem, start: np.ndarray, step: float | None = None) -> RegretBound:
-    r"""Projected online gradient ascent: :math:`D^2/(2\eta) + \eta G^2 t / 2`.
+    r"""Projected online gradient ascent: :math:`D^2/(2\eta) + \eta Q t / 2`.
 
-    Without ``step``, :math:`\eta = D/(G\sqrt{T})` (the minimiser at the horizon).
+    :math:`Q` sums, over binding nodes, :func:`projected_norm_bound` (the
+    projection removes the supergradient's component along the size vector,
+    ``THEORY.md`` §4), over saturated nodes 0, over other nodes
+    :math:`\sum_m G_{v,m}^2`. Without ``step``, :math:`\eta = D/\sqrt{Q T}`
+    (the minimiser at the horizon).
+
+    Parameters
+    ----------
+    problem : IdnOnlineProblem
+        The problem (its horizon and demand bound).
+    start : numpy.ndarray
+        :math:`y_1`.
+    step : float, optional
+        :math:`\eta`; when omitted, the step minimising the bound at the horizon.
+
+    Returns
+    -------
+    RegretBound
+        ``a-priori``: constant :math:`D^2/(2\eta)`, per-slot :math:`\eta Q/2`.
     """
     radius = euclidean_radius_squared(problem, start)
-    gradient = problem.gradient_bound()
-    norm = float((np.where(_learning(problem), gradient, 0.0) ** 2).sum())
+    mask = _learning(problem)
+    gradient = np.where(mask, problem.gradient_bound(), 0.0)
+    binding, saturated = node_regimes(problem, start)
+    projected = projected_norm_bound(gradient, problem.sizes, mask)
+    full = (gradient**2).sum(axis=1)
+    norm = float(np.where(binding, projected, np.where(saturated, 0.0, full)).sum())
     horizon = max(problem.horizon, 1)
     if step is None:
         step = math.sqrt(radius / (norm * horizon)) if norm > 0 and radius > 0 else 1.0
     return RegretBound(
         kind="a-priori",
-        formula="D^2/(2 eta) + eta * G^2 * t / 2 (Euclidean projection)",
+        formula="D^2/(2 eta) + eta * Q * t / 2 (Euclidean projection; Q: supergradient norm "
+        "bound without its size-vector component on binding nodes)",
         horizon=problem.horizon,
         step=step,
         constant=radius / (2 * step),
         per_slot=step * norm / 2,
-        terms={"euclidean_radius_squared": radius, "gradient_norm_squared_bound": norm},
+        terms={
+            "euclidean_radius_squared": radius,
+            "gradient_norm_squared_bound": norm,
+            "unprojected_norm_squared_bound": float(full.sum()),
+            "binding_nodes": int(binding.sum()),
+            "saturated_nodes": int(saturated.sum()),
+        },
     )
 
 

@@ -100,6 +100,7 @@ class _FractionalPolicy(Policy):
                 self.problem_.budgets,
                 self.state_,
                 out=self.allocation_,
+                work=self.work_,  # free between updates
             )
         return Decision(served=self.allocation_.copy(), fractional=self.state_.copy())
 
@@ -125,7 +126,8 @@ class Infida(_FractionalPolicy):
     ----------
     eta : float or {"auto", "adaptive"}
         Step size :math:`\eta`; ``"auto"`` minimises the a-priori bound
-        :math:`D_\Phi/\eta + \eta\,c(\eta\hat G)\,G_*^2\,T`; ``"adaptive"``
+        :math:`D_\Phi/\eta + \eta\,T\sum_v b_v \hat G_v^2/8` (binding budgets,
+        :func:`~.bounds.infida_bound`); ``"adaptive"``
         switches to entropic FTRL with a per-node AdaGrad-norm step and its
         data-dependent bound.
     fill : bool
@@ -199,8 +201,9 @@ class OnlineGradientAscent(_FractionalPolicy):
     Parameters
     ----------
     eta : float or {"auto", "adaptive"}
-        Step size; ``"auto"``: :math:`D/(G\sqrt T)`, minimising
-        :math:`D^2/(2\eta) + \eta G^2 T/2`; ``"adaptive"``: diagonal AdaGrad
+        Step size; ``"auto"``: :math:`D/\sqrt{Q T}`, minimising
+        :math:`D^2/(2\eta) + \eta Q T/2` (:math:`Q` bounds the squared supergradient
+        norm the projection keeps, :func:`~.bounds.oga_bound`); ``"adaptive"``: diagonal AdaGrad
         (:math:`\eta = 1/\sqrt 2` on the unit box) with its data-dependent bound.
     fill : bool
         After DepRound and repair, add models that still fit on a node, by
