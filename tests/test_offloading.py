@@ -316,3 +316,25 @@ def test_cli_simulates_trains_and_plots_the_learning_curve(tmp_path):
     assert "cost_over_bound" in result.output
     assert plot.is_file() and (tmp_path / "run-training.png").is_file()
     assert table.is_file()
+
+
+def test_the_bundled_policy_sweep_runs_through_the_sweep_engine(tmp_path):
+    import yaml
+
+    from idnopt.sweep import read_table, run_sweep, spec_from_dict
+
+    path = INSTANCES.parent / "benchmarks" / "offloading" / "policies.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["instances"] = [{"file": str(INSTANCES / "offloading" / "end-edge-cloud.yaml")}]
+    for solver in document["solvers"]:
+        solver["options"] = {**solver["options"], "duration": 30}
+        solver["options"].pop("train_steps", None)
+        solver["grid"] = {"load": [1.0, 3.0]}
+    document["solvers"] = [s for s in document["solvers"] if s["method"] != "q-learning"]
+    document["seeds"] = 1
+    run_sweep(spec_from_dict(document), tmp_path / "out", jobs=1)
+    table = read_table(tmp_path / "out")
+    assert set(table["status"]) == {"feasible"}
+    assert (table["objective"] >= table["lower_bound_ms"] - 1e-9).all()
+    greedy = table[table["method"] == "greedy"].sort_values("option.load")
+    assert greedy["objective"].iloc[0] < greedy["objective"].iloc[1]  # more users, slower
