@@ -37,17 +37,8 @@ sys.path.insert(0, str(HERE.parent / "sim"))
 from common import machine, markdown_table  # noqa: E402 - the simulator benchmarks' helpers
 
 RESULTS = HERE / "results"
-POLICIES = (
-    "q-learning",
-    "dqn",
-    "offload-only",
-    "greedy",
-    "always-local",
-    "always-edge",
-    "always-cloud",
-    "best-static",
-    "oracle",
-)
+from idnopt.formulations.offloading import POLICIES  # noqa: E402
+
 SCENARIOS = {
     "default": {},
     "stable": {"network": "stable"},

@@ -58,7 +58,6 @@ Example::
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Annotated, Literal
@@ -68,6 +67,7 @@ from pydantic import Field
 from idnopt.errors import InputError
 from idnopt.formulations.serving.schema import ServingInstance
 from idnopt.instance import Name, Problem, Strict, unknown_name
+from idnopt.sim.workload import csv_rows
 from idnopt.units import Milliseconds
 
 DEVICE_TIER = "device"
@@ -220,54 +220,36 @@ def read_bandwidth_trace(
     if not path.is_file():
         raise InputError("bandwidth trace file not found", path=path)
     series: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in devices}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise InputError("empty bandwidth trace: expected a header 'time,factor'", path=path)
-        columns = [name.strip() for name in header]
-        for needed in ("time", "factor"):
-            if needed not in columns:
+    for line, row, at in csv_rows(path, ("time", "factor"), "bandwidth trace"):
+        values = {}
+        for name, rule in (("time", "a non-negative number of ms"), ("factor", "positive")):
+            text = row[at[name]].strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if not math.isfinite(value) or value < 0 or (name == "factor" and value == 0):
                 raise InputError(
-                    f"missing column {needed!r} (header: {', '.join(columns)})", path=path, line=1
+                    f"{name} must be {rule}, not {text!r}", path=path, line=line, location=name
                 )
-        at = {name: columns.index(name) for name in columns}
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(columns):
+            values[name] = value
+        device = row[at["device"]].strip() if "device" in at else ""
+        if device and device not in series:
+            raise InputError(
+                unknown_name("device", device, series), path=path, line=line, location="device"
+            )
+        for name in [device] if device else devices:
+            times, factors = series[name]
+            if times and values["time"] < times[-1]:
                 raise InputError(
-                    f"expected {len(columns)} fields, found {len(row)}", path=path, line=line
+                    f"time {values['time']:g} is before the previous row's {times[-1]:g} "
+                    f"for device {name!r}",
+                    path=path,
+                    line=line,
+                    location="time",
                 )
-            values = {}
-            for name, rule in (("time", "a non-negative number of ms"), ("factor", "positive")):
-                text = row[at[name]].strip()
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = float("nan")
-                if not math.isfinite(value) or value < 0 or (name == "factor" and value == 0):
-                    raise InputError(
-                        f"{name} must be {rule}, not {text!r}", path=path, line=line, location=name
-                    )
-                values[name] = value
-            device = row[at["device"]].strip() if "device" in at else ""
-            if device and device not in series:
-                raise InputError(
-                    unknown_name("device", device, series), path=path, line=line, location="device"
-                )
-            for name in [device] if device else devices:
-                times, factors = series[name]
-                if times and values["time"] < times[-1]:
-                    raise InputError(
-                        f"time {values['time']:g} is before the previous row's {times[-1]:g} "
-                        f"for device {name!r}",
-                        path=path,
-                        line=line,
-                        location="time",
-                    )
-                times.append(values["time"])
-                factors.append(values["factor"])
+            times.append(values["time"])
+            factors.append(values["factor"])
     return series
 
 

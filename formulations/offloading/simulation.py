@@ -299,38 +299,20 @@ def scheduler_for(
 
 
 def _deep(scenario, parameters, steps, training, facts) -> Scheduler:
-    from idnopt.sim.learning import (
-        check_compatible,
-        load_scheduler,
-        save_scheduler,
-        train_scheduler,
+    from idnopt.sim.learning import obtain_scheduler
+
+    return obtain_scheduler(
+        lambda: make_env(scenario, parameters),
+        scenario.system,
+        policy="dqn",
+        steps=steps,
+        load_policy=parameters.load_policy,
+        save_policy=parameters.save_policy,
+        algorithm=parameters.algorithm,
+        seed=parameters.seed + TRAINING_SEED_OFFSET,
+        progress=training,
+        facts=facts,
     )
-
-    scheduler = None
-    if parameters.load_policy is not None:
-        scheduler = load_scheduler(parameters.load_policy)
-        check_compatible(
-            scheduler.metadata or {}, scenario.system, where=str(parameters.load_policy)
-        )
-    if steps:
-        started = time.perf_counter()
-        scheduler = train_scheduler(
-            lambda: make_env(scenario, parameters),
-            scenario.system,
-            algorithm=parameters.algorithm,
-            steps=steps,
-            seed=parameters.seed + TRAINING_SEED_OFFSET,
-            progress=training,
-        )
-        facts["training_seconds"] = time.perf_counter() - started
-        facts["training_steps"] = float(steps)
-    if scheduler is None:
-        from idnopt.errors import InputError
-
-        raise InputError("policy 'dqn' needs train_steps > 0 or a load_policy file")
-    if parameters.save_policy is not None:
-        save_scheduler(scheduler, parameters.save_policy)
-    return scheduler
 
 
 def run_simulation(

@@ -127,39 +127,24 @@ def make_env(scenario: Scenario, parameters: ServingSimulationParameters):
 
 
 def _learned(scenario: Scenario, parameters: ServingSimulationParameters, facts) -> Scheduler:
-    from idnopt.sim.learning import load_scheduler, save_scheduler, train_scheduler
+    from idnopt.sim.learning import obtain_scheduler
 
-    scheduler = None
-    if parameters.load_policy is not None:
-        scheduler = load_scheduler(parameters.load_policy)
-        from idnopt.sim.learning import check_compatible
-
-        check_compatible(
-            scheduler.metadata or {}, scenario.system, where=str(parameters.load_policy)
-        )
     steps = parameters.train_steps
-    if scheduler is None and steps is None:
-        steps = 20_000
-    if steps:
-        started = time.perf_counter()
-        report = parameters.progress
-        scheduler = train_scheduler(
-            lambda: make_env(scenario, parameters),
-            scenario.system,
-            algorithm=parameters.algorithm,
-            steps=steps,
-            seed=parameters.seed + TRAINING_SEED_OFFSET,
-            progress=None if report is None else lambda done: report(TRAINING_SHARE * done),
-        )
-        facts["training_seconds"] = time.perf_counter() - started
-        facts["training_steps"] = float(steps)
-    if scheduler is None:
-        from idnopt.errors import InputError
-
-        raise InputError("policy 'aset' needs train_steps > 0 or a load_policy file")
-    if parameters.save_policy is not None:
-        save_scheduler(scheduler, parameters.save_policy)
-    return scheduler
+    if steps is None:
+        steps = 0 if parameters.load_policy is not None else 20_000
+    report = parameters.progress
+    return obtain_scheduler(
+        lambda: make_env(scenario, parameters),
+        scenario.system,
+        policy="aset",
+        steps=steps,
+        load_policy=parameters.load_policy,
+        save_policy=parameters.save_policy,
+        algorithm=parameters.algorithm,
+        seed=parameters.seed + TRAINING_SEED_OFFSET,
+        progress=None if report is None else lambda done: report(TRAINING_SHARE * done),
+        facts=facts,
+    )
 
 
 def run_simulation(

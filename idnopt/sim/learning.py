@@ -235,6 +235,61 @@ def train_scheduler(
     return LearnedScheduler(weights=weights, activation=activation, metadata=metadata)
 
 
+def obtain_scheduler(
+    make_env: Callable[[], Any],
+    system: ServingSystem,
+    *,
+    policy: str,
+    steps: int,
+    load_policy: Path | None = None,
+    save_policy: Path | None = None,
+    algorithm: str = "dqn",
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+    facts: dict[str, float] | None = None,
+) -> LearnedScheduler:
+    """A learned scheduler read from ``load_policy``, trained further for ``steps``, saved.
+
+    Parameters
+    ----------
+    make_env, system, algorithm, seed, progress
+        As for :func:`train_scheduler`.
+    policy : str
+        The policy's name, for the error when there is nothing to run.
+    steps : int
+        Decisions of training (0: use the loaded weights as they are).
+    load_policy, save_policy : Path, optional
+        Files to start from and to write the result to.
+    facts : dict, optional
+        Receives ``training_seconds`` and ``training_steps`` when it trains.
+
+    Raises
+    ------
+    InputError
+        When there is neither a file to load nor training to do, or the file
+        was trained for another system.
+    """
+    import time
+
+    scheduler = None
+    if load_policy is not None:
+        scheduler = load_scheduler(load_policy)
+        check_compatible(scheduler.metadata or {}, system, where=str(load_policy))
+    if steps:
+        started = time.perf_counter()
+        scheduler = train_scheduler(
+            make_env, system, algorithm=algorithm, steps=steps, seed=seed, progress=progress
+        )
+        if facts is not None:
+            facts["training_seconds"] = time.perf_counter() - started
+            facts["training_steps"] = float(steps)
+    if scheduler is None:
+        raise InputError(f"policy {policy!r} needs train_steps > 0 or a load_policy file")
+    if save_policy is not None:
+        save_scheduler(scheduler, save_policy)
+    return scheduler
+
+
 def save_scheduler(scheduler: LearnedScheduler, path: str | Path) -> Path:
     """Write a learned scheduler to ``path`` (``.npz``), atomically."""
     arrays: dict[str, np.ndarray] = {}

@@ -314,6 +314,40 @@ def draw_queries(
     return assemble_queries(times, service_cv, streams)
 
 
+def csv_rows(path: Path, needed: Sequence[str], what: str):
+    """The non-blank rows of a CSV file with a header naming at least ``needed``.
+
+    Yields ``(line, cells, at)``: the 1-based line number, the row's cells and
+    the column index of every header name.
+
+    Raises
+    ------
+    InputError
+        For an empty file, a missing column (line 1) or a row with another
+        number of fields than the header (its line).
+    """
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"empty {what}: expected a header '{','.join(needed)}'", path=path)
+        columns = [name.strip() for name in header]
+        for name in needed:
+            if name not in columns:
+                raise InputError(
+                    f"missing column {name!r} (header: {', '.join(columns)})", path=path, line=1
+                )
+        at = {name: columns.index(name) for name in columns}
+        for line, row in enumerate(reader, start=2):
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(columns):
+                raise InputError(
+                    f"expected {len(columns)} fields, found {len(row)}", path=path, line=line
+                )
+            yield line, row, at
+
+
 def read_arrival_trace(
     path: str | Path,
     classes: Mapping[tuple[str, str], int],
@@ -352,63 +386,45 @@ def read_arrival_trace(
         raise InputError("arrival trace file not found", path=path)
     per_class: list[list[float]] = [[] for _ in range(max(classes.values(), default=-1) + 1)]
     applications = {application for application, _ in classes}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise InputError("empty arrival trace: expected a header 'time,application'", path=path)
-        columns = [name.strip() for name in header]
-        for needed in ("time", "application"):
-            if needed not in columns:
+    for line, row, at in csv_rows(path, ("time", "application"), "arrival trace"):
+        text = row[at["time"]].strip()
+        try:
+            time = float(text)
+        except ValueError:
+            time = float("nan")
+        if not math.isfinite(time) or time < 0:
+            raise InputError(
+                f"time must be a non-negative number of ms, not {text!r}",
+                path=path,
+                line=line,
+                location="time",
+            )
+        application = row[at["application"]].strip()
+        if application not in applications:
+            raise InputError(
+                unknown_name("application", application, applications),
+                path=path,
+                line=line,
+                location="application",
+            )
+        ingress = row[at["ingress"]].strip() if "ingress" in at else ""
+        if not ingress:
+            if application not in default_ingress:
                 raise InputError(
-                    f"missing column {needed!r} (header: {', '.join(columns)})", path=path, line=1
-                )
-        at = {name: columns.index(name) for name in columns}
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(columns):
-                raise InputError(
-                    f"expected {len(columns)} fields, found {len(row)}", path=path, line=line
-                )
-            text = row[at["time"]].strip()
-            try:
-                time = float(text)
-            except ValueError:
-                time = float("nan")
-            if not math.isfinite(time) or time < 0:
-                raise InputError(
-                    f"time must be a non-negative number of ms, not {text!r}",
+                    f"application {application!r} enters at several ingresses: "
+                    "add an 'ingress' column",
                     path=path,
                     line=line,
-                    location="time",
                 )
-            application = row[at["application"]].strip()
-            if application not in applications:
-                raise InputError(
-                    unknown_name("application", application, applications),
-                    path=path,
-                    line=line,
-                    location="application",
-                )
-            ingress = row[at["ingress"]].strip() if "ingress" in at else ""
-            if not ingress:
-                if application not in default_ingress:
-                    raise InputError(
-                        f"application {application!r} enters at several ingresses: "
-                        "add an 'ingress' column",
-                        path=path,
-                        line=line,
-                    )
-                ingress = default_ingress[application]
-            key = (application, ingress)
-            if key not in classes:
-                known = [i for a, i in classes if a == application]
-                raise InputError(
-                    unknown_name(f"ingress of application {application!r}", ingress, known),
-                    path=path,
-                    line=line,
-                    location="ingress",
-                )
-            per_class[classes[key]].append(time)
+            ingress = default_ingress[application]
+        key = (application, ingress)
+        if key not in classes:
+            known = [i for a, i in classes if a == application]
+            raise InputError(
+                unknown_name(f"ingress of application {application!r}", ingress, known),
+                path=path,
+                line=line,
+                location="ingress",
+            )
+        per_class[classes[key]].append(time)
     return [np.sort(np.asarray(times, dtype=float)) for times in per_class]
