@@ -212,3 +212,47 @@ def test_repair_and_fill_match_per_row_greedy_loops():
             filled, greedy_rows(repaired, sizes, budgets, priority, adding=True)
         )
         assert np.all(filled @ sizes <= budgets * (1 + 1e-12) + 1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# the per-slot step allocates no array of the allocation's size
+
+
+def test_per_slot_step_makes_no_large_temporaries():
+    import tracemalloc
+
+    from idnopt.formulations.idn.online import DepRound, row_loads
+
+    rng = np.random.default_rng(4)
+    nodes, models = 1000, 100
+    sizes = rng.uniform(5.0, 500.0, models)
+    budgets = rng.uniform(0.0, 0.06, nodes) * sizes.sum()  # about 5 models a node
+    hostable = rng.random((nodes, models)) < 0.9
+    hostable[0] = False  # one node without models: the projection works on a subset of rows
+    projector, rounder = Projector(sizes, budgets, hostable), DepRound((nodes, models))
+    state, point = np.empty((nodes, models)), rng.random((nodes, models)) * 2
+    allocation, work = np.empty((nodes, models)), np.empty((nodes, models))
+    np.testing.assert_allclose(row_loads(point, sizes), point @ sizes, rtol=1e-12)
+
+    calls = {
+        "entropic projection": lambda: projector.entropic(point, out=state),
+        "Euclidean projection": lambda: projector.euclidean(point, out=state),
+        "DepRound": lambda: rounder(state, rng, out=allocation),
+        "repair": lambda: repair_rows(allocation, sizes, budgets, state, out=allocation),
+        "fill": lambda: fill_rows(allocation, sizes, budgets, state, out=allocation, work=work),
+    }
+    for call in calls.values():  # work arrays are made on the first call
+        call()
+    tracemalloc.start()
+    try:
+        for name, call in calls.items():
+            tracemalloc.reset_peak()
+            before = tracemalloc.get_traced_memory()[0]
+            call()
+            peak = tracemalloc.get_traced_memory()[1] - before
+            # numpy's ufunc buffers (64 kB each) and index lists of the hosted entries; fill
+            # also copies the rows still adding once they are at most half of those left
+            limit = (0.6 if name == "fill" else 0.4) * state.nbytes
+            assert peak < limit, (name, peak)
+    finally:
+        tracemalloc.stop()

@@ -7,8 +7,8 @@ allocation from what each node observes. Built on the generic contract of
 
 Modules: :mod:`.problem` (per-slot gain, supergradient, messages),
 :mod:`.hindsight` (best static allocation: one LP, or a MILP), :mod:`.projection`
-(entropic and Euclidean projections, DepRound, repair, vectorised across
-nodes), :mod:`.bounds` (a-priori and data-dependent regret bounds),
+(entropic and Euclidean projections, vectorised across nodes), :mod:`.rounding`
+(DepRound, repair, fill), :mod:`.bounds` (a-priori and data-dependent regret bounds),
 :mod:`.policies` (INFIDA, OGA), :mod:`.baselines` (static, re-solve, LFU,
 LRU), :mod:`.traces` (generated and replayed demand).
 
@@ -48,11 +48,14 @@ from idnopt.formulations.idn.online.hindsight import (
 from idnopt.formulations.idn.online.policies import Infida, OnlineGradientAscent
 from idnopt.formulations.idn.online.problem import IdnOnlineProblem, make_problem, path_hops
 from idnopt.formulations.idn.online.projection import (
-    DepRound,
     Projector,
-    depround_rows,
     entropic_projection,
     euclidean_projection,
+    row_loads,
+)
+from idnopt.formulations.idn.online.rounding import (
+    DepRound,
+    depround_rows,
     fill_rows,
     repair_rows,
 )
@@ -121,6 +124,7 @@ __all__ = [
     "path_hops",
     "read_trace",
     "repair_rows",
+    "row_loads",
     "shifting_trace",
     "solve_hindsight",
     "stationary_trace",

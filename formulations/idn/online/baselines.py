@@ -26,7 +26,7 @@ import numpy as np
 from idnopt.backends import solve_program
 from idnopt.errors import InputError
 from idnopt.formulations.idn.online.hindsight import greedy_for_mean_demand, hindsight_program
-from idnopt.formulations.idn.online.projection import repair_rows
+from idnopt.formulations.idn.online.rounding import repair_rows
 from idnopt.online import Decision, Policy
 
 WINDOW_METHODS = ("greedy", "milp")

@@ -35,7 +35,8 @@ from idnopt.formulations.idn.online.bounds import (
     oga_bound,
     uniform_start,
 )
-from idnopt.formulations.idn.online.projection import DepRound, Projector, fill_rows, repair_rows
+from idnopt.formulations.idn.online.projection import Projector
+from idnopt.formulations.idn.online.rounding import DepRound, fill_rows, repair_rows
 from idnopt.online import Decision, Policy, RegretBound
 
 EXPONENT_CAP = 700.0
