@@ -157,7 +157,15 @@ class Engine:
         self._estimate[:, count] = INFINITY
         self._rows = list(self._estimate)  # row views: 1-d scalar updates are cheaper
         self._lookup = np.where(system.target_deployment >= 0, system.target_deployment, count)
-        self._delay = (system.uplink + system.jitter + system.transfer_up).tolist()
+        # measured uplink delays per class and deployment (moving averages), and what
+        # delays() adds to them per class: the way back, or inf where a target cannot serve
+        self._delay_table = system.uplink + system.jitter + system.transfer_up
+        self._delay = list(self._delay_table)  # row views: 1-d scalar updates are cheaper
+        safe = np.where(system.target_deployment >= 0, system.target_deployment, 0)
+        rows = np.arange(len(system.classes))[:, None]
+        back = (system.downlink + system.transfer_down + system.jitter)[rows, safe]
+        self._delay_safe = safe
+        self._delay_back = np.where(system.target_deployment >= 0, back, INFINITY)
         self._outcome: Outcome | None = None
         self.decided = 0
 
@@ -347,16 +355,7 @@ class Engine:
     def delays(self, query: int) -> np.ndarray:
         """Recently measured round-trip network delay (ms) to each target for the query's class."""
         klass = self._klass[query]
-        table = self.system.target_deployment[klass]
-        valid = table >= 0
-        safe = np.where(valid, table, 0)
-        both = (
-            np.asarray(self._delay[klass])[safe]
-            + self.system.downlink[klass, safe]
-            + self.system.transfer_down[klass, safe]
-            + self.system.jitter[klass, safe]
-        )
-        return np.where(valid, both, INFINITY)
+        return self._delay[klass][self._delay_safe[klass]] + self._delay_back[klass]
 
     def predict_end(self, query: int, index: int) -> float:
         """End of service of ``query`` at deployment ``index`` if no later query overtook it.

@@ -29,6 +29,7 @@ and round-trip delays it measured.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -95,16 +96,24 @@ class SchedulingView:
 
     def network(self, klass: int) -> np.ndarray:
         """Mean round-trip network delay (ms) to each target for ``klass`` (``inf``: none)."""
-        table = self.system.target_deployment[klass]
-        valid = table >= 0
-        return np.where(valid, self.round_trip[klass, np.where(valid, table, 0)], np.inf)
+        return self._per_target[0][klass]
 
     def service(self, klass: int) -> np.ndarray:
         """Single-query service time (ms) at each target for ``klass`` (``inf``: cannot serve)."""
-        table = self.system.target_deployment[klass]
+        return self._per_target[1][klass]
+
+    @cached_property
+    def _per_target(self) -> tuple[np.ndarray, np.ndarray]:
+        """(classes, targets) mean round trips and service times, ``inf`` where none."""
+        table = self.system.target_deployment
         valid = table >= 0
-        latency = self.system.deployments.latency[np.where(valid, table, 0)]
-        return np.where(valid, latency, np.inf)
+        safe = np.where(valid, table, 0)
+        rows = np.arange(table.shape[0])[:, None]
+        network = np.where(valid, self.round_trip[rows, safe], np.inf)
+        service = np.where(valid, self.system.deployments.latency[safe], np.inf)
+        network.setflags(write=False)
+        service.setflags(write=False)
+        return network, service
 
     def describe(self) -> dict[str, Any]:
         """Sizes for logs."""

@@ -29,6 +29,7 @@ schedulers and the Gymnasium environment read only these arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -228,7 +229,7 @@ class ServingSystem:
                 raise ValueError(f"{name} must be (classes, deployments) = {shape}")
             object.__setattr__(self, name, value)
 
-    @property
+    @cached_property
     def varies(self) -> bool:
         """Whether queries carry conditions: scaled transfers or loaded deployments."""
         return bool(
