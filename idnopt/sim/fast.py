@@ -157,6 +157,10 @@ class Engine:
         self._estimate[:, count] = INFINITY
         self._rows = list(self._estimate)  # row views: 1-d scalar updates are cheaper
         self._lookup = np.where(system.target_deployment >= 0, system.target_deployment, count)
+        # per class, the flat positions in the estimate table of its ingress's row at its targets
+        ingress = system.classes.ingress[:, None]
+        self._flat_estimate = self._estimate.reshape(-1)
+        self._flat_lookup = list(ingress * (count + 1) + self._lookup)
         # measured uplink delays per class and deployment (moving averages), and what
         # delays() adds to them per class: the way back, or inf where a target cannot serve
         self._delay_table = system.uplink + system.jitter + system.transfer_up
@@ -347,7 +351,7 @@ class Engine:
         """
         klass = self._klass[query]
         if self.report_interval > 0:
-            return self._estimate[self._ingress[klass]][self._lookup[klass]]
+            return self._flat_estimate.take(self._flat_lookup[klass])
         now = self._time[query]
         per_deployment = np.array([queue.backlog(now) for queue in self.queues] + [INFINITY])
         return per_deployment[self._lookup[klass]]

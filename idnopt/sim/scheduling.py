@@ -336,11 +336,11 @@ class LeastLoaded(Scheduler):
         view = self.view_
         networks = np.array([view.network(c) for c in range(len(view.system.classes))])
         scale = np.nanmax(np.where(np.isfinite(networks), networks, 0.0)) + 1.0
-        self.tie_break_ = np.where(np.isfinite(networks), networks / scale * 1e-6, 0.0)
+        self.tie_break_ = list(np.where(np.isfinite(networks), networks / scale * 1e-6, 0.0))
+        self.klass_ = view.queries.klass.tolist()
 
     def choose(self, query: int) -> int:  # noqa: D102
-        klass = self.view_.queries.klass[query]
-        return int((self.view_.loads(query) + self.tie_break_[klass]).argmin())
+        return int((self.view_.loads(query) + self.tie_break_[self.klass_[query]]).argmin())
 
 
 class ExpectedDelay(Scheduler):
