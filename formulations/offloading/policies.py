@@ -55,7 +55,8 @@ FORMAT = "idnopt-q-table"
 class _CostTables:
     """Per-class arrays every offloading policy reads, built once per run."""
 
-    def tables(self, scenario: OffloadingScenario) -> None:
+    def cost_tables(self, scenario: OffloadingScenario) -> None:
+        """Per class and target: fixed and scaled delays, service, loaded flags, penalties."""
         system = scenario.system
         table = system.target_deployment
         valid = table >= 0
@@ -113,7 +114,7 @@ class Tier(Scheduler, _CostTables):
     def prepare(self) -> None:  # noqa: D102
         if self.tier not in TIERS:
             raise ValueError(f"tier must be one of {TIERS}, not {self.tier!r}")
-        self.tables(self.scenario)
+        self.cost_tables(self.scenario)
         cost = np.where(self.scenario.target_tier == TIERS.index(self.tier), self.nominal(), np.inf)
         if not np.isfinite(cost.min(axis=1)).all():
             missing = np.flatnonzero(~np.isfinite(cost.min(axis=1)))[0]
@@ -168,7 +169,7 @@ class Greedy(Scheduler, _CostTables):
         self.scenario = scenario
 
     def prepare(self) -> None:  # noqa: D102
-        self.tables(self.scenario)
+        self.cost_tables(self.scenario)
 
     def estimate(self, query: int) -> np.ndarray:
         """Estimated cost of every target for ``query``."""
@@ -200,7 +201,7 @@ class Oracle(Scheduler, _CostTables):
         self.scenario = scenario
 
     def prepare(self) -> None:  # noqa: D102
-        self.tables(self.scenario)
+        self.cost_tables(self.scenario)
         self.time_ = self.view_.queries.time
 
     def choose(self, query: int) -> int:  # noqa: D102
@@ -232,9 +233,11 @@ class TabularQ(Scheduler, _CostTables):
     device's load (:data:`LOAD_BINS`), and the reported backlogs of its
     device and of the edge (:data:`BACKLOG_BINS`, in deadlines of the class).
     Action: a target. Reward: minus the request's cost in deadlines of its
-    class, known when its answer returns; with ``discount`` 0 (default) each
-    request is its own episode, since a decision changes later states only
-    through queues the state already shows. Exploration and learning rate:
+    class, known when its answer returns. Each request is its own episode
+    (discount 0): a decision changes later states only through the backlogs
+    the state already shows, and requests of several devices interleave, so
+    there is no "next state" of a decision to bootstrap from (see THEORY.md).
+    Exploration and learning rate:
     :class:`~idnopt.online.tabular.QLearning` (epsilon decays from 1 over
     ``exploration_steps`` decisions to ``final_epsilon``; step ``1/(1+n)^0.8``
     per entry). ``explore=False`` acts greedily (and keeps learning).
@@ -245,7 +248,7 @@ class TabularQ(Scheduler, _CostTables):
         The compiled scenario.
     variants : {"all", "most-accurate"}
         Actions: every target, or the most accurate variant of each tier only.
-    discount, final_epsilon, exploration_steps : float
+    final_epsilon, exploration_steps : float
         Learning settings (see :class:`~idnopt.online.tabular.QLearning`).
     explore : bool
         Explore (training) or act greedily (measured runs).
@@ -261,14 +264,12 @@ class TabularQ(Scheduler, _CostTables):
         scenario: OffloadingScenario,
         *,
         variants: str = "all",
-        discount: float = 0.0,
         final_epsilon: float = 0.02,
         exploration_steps: float = 5_000.0,
         explore: bool = True,
     ) -> None:
         self.scenario = scenario
         self.variants = variants
-        self.discount = discount
         self.final_epsilon = final_epsilon
         self.exploration_steps = exploration_steps
         self.explore = explore
@@ -282,7 +283,7 @@ class TabularQ(Scheduler, _CostTables):
     def prepare(self) -> None:  # noqa: D102
         scenario = self.scenario
         system = scenario.system
-        self.tables(scenario)
+        self.cost_tables(scenario)
         allowed = self.valid_.copy()
         if self.variants == "most-accurate":
             accuracy = np.where(
@@ -305,7 +306,7 @@ class TabularQ(Scheduler, _CostTables):
         if learner is None or learner.q_.shape != shape:
             learner = QLearning(
                 *shape,
-                discount=self.discount,
+                discount=0.0,
                 final_epsilon=self.final_epsilon,
                 exploration_steps=self.exploration_steps,
             ).reset(self.rng_)
@@ -353,8 +354,7 @@ class TabularQ(Scheduler, _CostTables):
             reward = -min(cost / deadline, 4.0)
         else:
             reward = -4.0
-        following = None if self.discount == 0 else state
-        self.learner_.update(state, action, reward, following, self.allowed_[klass])
+        self.learner_.update(state, action, reward)
         return None
 
     def to_file(self, path: str | Path) -> Path:
@@ -395,7 +395,7 @@ class TabularQ(Scheduler, _CostTables):
         self.variants = metadata.get("variants", self.variants)
         learner = QLearning(
             *q.shape,
-            discount=self.discount,
+            discount=0.0,
             final_epsilon=self.final_epsilon,
             exploration_steps=self.exploration_steps,
         ).reset(np.random.default_rng(0))

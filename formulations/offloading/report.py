@@ -6,6 +6,7 @@ import numpy as np
 
 from idnopt.formulations.offloading.compiled import OffloadingScenario
 from idnopt.result import Result, Status
+from idnopt.sim.engine import SimulationParameters
 from idnopt.sim.metrics import latency_values, summarize
 from idnopt.sim.outcome import Outcome, measured_mask
 from idnopt.sim.workload import Queries
@@ -15,12 +16,16 @@ def fill_result(
     scenario: OffloadingScenario,
     queries: Queries,
     outcome: Outcome,
-    parameters,
+    parameters: SimulationParameters,
     *,
     policy: str,
     seconds: float = 0.0,
 ) -> Result:
-    """The result of one run (see :mod:`~idnopt.formulations.offloading.simulation`)."""
+    """The result of one run (see :mod:`~idnopt.formulations.offloading.simulation`).
+
+    ``parameters`` gives the warm-up, the duration and the ``window`` (seconds
+    per point of the cost series).
+    """
     from idnopt.formulations.offloading.simulation import lower_bound, request_cost
 
     system = scenario.system

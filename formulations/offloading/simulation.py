@@ -80,7 +80,9 @@ class OffloadingSimulationParameters(SimulationParameters):
     )
     final_epsilon: float = Field(0.02, ge=0, le=1, description="q-learning: final exploration")
     window: float = Field(10.0, gt=0, description="seconds per point of the cost series")
-    algorithm: Literal["dqn", "ppo"] = Field("dqn", description="deep learner of 'dqn'")
+    algorithm: Literal["dqn", "ppo"] = Field(
+        "dqn", description="learner behind policy 'dqn' (ppo: Stable-Baselines3 PPO, to compare)"
+    )
 
 
 def request_cost(scenario: OffloadingScenario, queries: Queries, outcome: Outcome) -> np.ndarray:
