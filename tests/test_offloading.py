@@ -338,3 +338,18 @@ def test_the_bundled_policy_sweep_runs_through_the_sweep_engine(tmp_path):
     assert (table["objective"] >= table["lower_bound_ms"] - 1e-9).all()
     greedy = table[table["method"] == "greedy"].sort_values("option.load")
     assert greedy["objective"].iloc[0] < greedy["objective"].iloc[1]  # more users, slower
+
+
+def test_a_missing_bandwidth_trace_is_located_in_the_instance(tmp_path):
+    import yaml
+
+    import idnopt
+
+    document = yaml.safe_load((INSTANCES / "offloading" / "stable-small.yaml").read_text())
+    document["bandwidth"] = {"trace": "nowhere.csv"}
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(InputError) as caught:
+        idnopt.load(path)
+    assert caught.value.location == "bandwidth.trace"
+    assert "bandwidth trace 'nowhere.csv' not found" in str(caught.value)

@@ -64,7 +64,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from idnopt.errors import InputError
+from idnopt.errors import InputError, format_location
 from idnopt.formulations.serving.schema import ServingInstance
 from idnopt.instance import Name, Problem, Strict, unknown_name
 from idnopt.sim.workload import csv_rows
@@ -185,7 +185,14 @@ class OffloadingInstance(ServingInstance):
         """Serving resolution, then read the bandwidth trace (errors located in its file)."""
         resolved = super().resolve(base)
         if isinstance(resolved.bandwidth, BandwidthTrace):
-            read_bandwidth_trace(resolved.trace_path(), resolved.devices)
+            path = resolved.trace_path()
+            if not path.is_file():
+                raise InputError(
+                    f"bandwidth trace {resolved.bandwidth.trace!r} not found (looked in "
+                    f"{path.parent})",
+                    location=format_location(("bandwidth", "trace")),
+                )
+            read_bandwidth_trace(path, resolved.devices)
         return resolved
 
     def trace_path(self) -> Path:
