@@ -111,7 +111,8 @@ def app() -> None:
     """Decide where ML inference models run and how requests reach them.
 
     Instance files (YAML or JSON) name their problem family with `kind`;
-    `idnopt solve FILE` runs the family's exact method and prints the decision.
+    `idnopt solve FILE` runs the family's default method (its exact one where
+    it has one) and prints the decision.
     """
 
 
@@ -198,7 +199,7 @@ def _exit_code(result) -> int:
     "--method",
     "-m",
     default=None,
-    help="Method of the instance's family (default: its exact method); "
+    help="Method of the instance's family (default: its first, the exact one where there is one); "
     "`idnopt methods` lists them.",
 )
 @click.option(
