@@ -14,8 +14,10 @@ gain, also over the best static integral allocation (MILP, 30 s limit).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 from common import machine, save_json, save_markdown
 from joblib import Parallel, delayed
@@ -31,13 +33,32 @@ def unit(seed: int, kind: str, slots: int) -> list[dict]:
     return play_all(instance, f"tree-15x10x30-s{seed}", kind, seed, slots)
 
 
+def render(data: dict) -> str:
+    """The markdown tables of a run (``data`` as saved in ``results/quality.json``)."""
+    rows = data["rows"]
+    return "\n\n".join(
+        [
+            f"Small trees (15 nodes, 10 models, 30 request classes), {data['seeds']} seeds, "
+            f"T = {data['slots']}:",
+            summary_table(rows, TRACES),
+            "INFIDA and OGA against LFU and LRU (medians of served / LP; runs won):",
+            beats_table(rows, TRACES),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--slots", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tables", metavar="JSON", help="only write the tables of a saved run")
     args = parser.parse_args()
+    if args.tables:
+        data = json.loads(Path(args.tables).read_text())
+        save_markdown(Path(args.tables).stem, render(data))
+        return
     if args.quick:
         args.seeds, args.slots = 3, 300
     started = time.perf_counter()
@@ -57,15 +78,7 @@ def main() -> None:
     }
     name = "quality" if not args.quick else "quality_quick"
     save_json(name, data)
-    text = "\n\n".join(
-        [
-            f"Small trees (15 nodes, 10 models, 30 request classes), {args.seeds} seeds, "
-            f"T = {args.slots}:",
-            summary_table(rows, TRACES),
-            "Runs in which a policy's served gain exceeds LFU's and LRU's:",
-            beats_table(rows, TRACES),
-        ]
-    )
+    text = render(data)
     save_markdown(name, text)
     print(text)
     print(f"wall time {data['wall_s']:.0f} s")

@@ -15,6 +15,7 @@ with a 60 s limit (its status is recorded).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -72,6 +73,25 @@ def milp_table(rows: list[dict]) -> str:
     )
 
 
+def render(data: dict) -> str:
+    """The markdown tables of a run (``data`` as saved in ``results/scale.json``)."""
+    rows, slots = data["rows"], data["slots"]
+    grid = [r for r in rows if r["instance"].startswith("grid")]
+    geant = [r for r in rows if r["instance"].startswith("geant")]
+    return "\n\n".join(
+        [
+            f"50-node grid (20 models, 200 request classes), {data['seeds']} seeds, T = {slots}:",
+            summary_table(grid, TRACES),
+            beats_table(grid, TRACES),
+            f"GÉANT with tiers (bundled instances/idn/geant.yaml), seed 0, T = {slots}:",
+            summary_table(geant, TRACES),
+            beats_table(geant, TRACES),
+            "Hindsight programs:",
+            milp_table(rows),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -79,7 +99,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--milp-time-limit", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tables", metavar="JSON", help="only write the tables of a saved run")
     args = parser.parse_args()
+    if args.tables:
+        data = json.loads(Path(args.tables).read_text())
+        save_markdown(Path(args.tables).stem, render(data))
+        return
     if args.quick:
         args.seeds, args.slots, args.milp_time_limit = 1, 200, 10.0
     started = time.perf_counter()
@@ -92,8 +117,6 @@ def main() -> None:
     jobs += [delayed(geant_unit)(k, args.slots, args.milp_time_limit) for k in TRACES]
     batches = Parallel(n_jobs=args.jobs)(jobs)
     rows = [row for batch in batches for row in batch]
-    grid = [r for r in rows if r["instance"].startswith("grid")]
-    geant = [r for r in rows if r["instance"].startswith("geant")]
     data = {
         "machine": machine_info,
         "seeds": args.seeds,
@@ -105,18 +128,7 @@ def main() -> None:
     }
     name = "scale" if not args.quick else "scale_quick"
     save_json(name, data)
-    text = "\n\n".join(
-        [
-            f"50-node grid (20 models, 200 request classes), {args.seeds} seeds, T = {args.slots}:",
-            summary_table(grid, TRACES),
-            beats_table(grid, TRACES),
-            f"GÉANT with tiers (bundled instances/idn/geant.yaml), seed 0, T = {args.slots}:",
-            summary_table(geant, TRACES),
-            beats_table(geant, TRACES),
-            "Hindsight programs:",
-            milp_table(rows),
-        ]
-    )
+    text = render(data)
     save_markdown(name, text)
     print(text)
     print(f"wall time {data['wall_s']:.0f} s")
