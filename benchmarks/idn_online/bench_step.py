@@ -8,8 +8,10 @@ supergradient (timed apart). Two versions of the step code:
   ``np.take(..., out=)``, per-node loads by ``einsum`` instead of BLAS,
   DepRound blocks of 1,024 rows, repair on the hosted entries only, fill by
   arg-max);
-* ``old``: the code before that rework (``legacy_step.py``; BLAS
-  matrix-vector products, which OpenBLAS runs on its worker threads).
+* ``old``: the code before that rework (``formulations/idn/online/projection.py``
+  at commit :data:`OLD_REVISION`, read from the repository's history when the
+  script runs; BLAS matrix-vector products, which OpenBLAS runs on its worker
+  threads). A clone without that history runs the new code only.
 
 Each configuration runs in its own child process, one after the other in one
 run of this script: new, old, old with ``OPENBLAS_NUM_THREADS=1``, then new
@@ -30,6 +32,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from common import machine, markdown_table, save_json, save_markdown
@@ -50,13 +53,43 @@ def _summary(times: dict, cpu: list) -> dict:
     }
 
 
+OLD_REVISION = "4a280d7"
+"""Commit whose step code the ``old`` rows time."""
+
+
+def legacy_step():
+    """The step module at :data:`OLD_REVISION`, loaded from git (``None`` if it cannot be)."""
+    import importlib.util
+    import tempfile
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        text = subprocess.run(
+            ["git", "show", f"{OLD_REVISION}:formulations/idn/online/projection.py"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="idnopt-old-step-"))
+    (folder / "legacy_step.py").write_text(text)
+    spec = importlib.util.spec_from_file_location("legacy_step", folder / "legacy_step.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def measure_policy(
     name: str, cls: type, problem, trace, code: str, repetitions: int, warmup: int
 ) -> dict:
     """The new or the old step of one policy, from the policy's own states."""
-    import legacy_step
-
     from idnopt.formulations.idn.online import fill_rows, repair_rows
+
+    legacy = legacy_step() if code == "old" else None
+    if code == "old" and legacy is None:
+        raise SystemExit(f"the old step code (commit {OLD_REVISION}) is not in this clone")
 
     sizes, budgets = problem.sizes, problem.budgets
     policy = cls().reset(problem, np.random.default_rng(0))
@@ -64,8 +97,9 @@ def measure_policy(
     gradient = np.empty(problem.shape)
     allocation, old_allocation = np.empty(problem.shape), np.empty(problem.shape)
     old_state, old_work = np.empty(problem.shape), np.empty(problem.shape)
-    old_projector = legacy_step.Projector(sizes, budgets, problem.hostable)
-    old_rounder = legacy_step.DepRound(problem.shape)  # its default: blocks of 256 rows
+    if legacy is not None:
+        old_projector = legacy.Projector(sizes, budgets, problem.hostable)
+        old_rounder = legacy.DepRound(problem.shape)  # its default: blocks of 256 rows
 
     def new_step() -> tuple[np.ndarray, float]:
         marks = [time.perf_counter()]
@@ -96,10 +130,10 @@ def measure_policy(
         marks.append(time.perf_counter())
         old_rounder(old_state, rng_old, out=old_allocation)
         marks.append(time.perf_counter())
-        legacy_step.repair_rows(old_allocation, sizes, budgets, old_state, out=old_allocation)
+        legacy.repair_rows(old_allocation, sizes, budgets, old_state, out=old_allocation)
         marks.append(time.perf_counter())
         cpu = time.thread_time() - cpu_start
-        legacy_step.fill_rows(old_allocation, sizes, budgets, old_state, out=old_allocation)
+        legacy.fill_rows(old_allocation, sizes, budgets, old_state, out=old_allocation)
         marks.append(time.perf_counter())
         return np.diff(marks), cpu
 
