@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE.parent))
+
+import benchkit  # noqa: E402
+from benchkit import median  # noqa: E402, F401 - re-exported
+
+PACKAGES = ("numpy", "scipy", "networkx", "highspy", "pyomo", "linopy", "xarray")
 
 
 def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -27,68 +28,21 @@ def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     return value, time.perf_counter() - started
 
 
-def median(values: list[float]) -> float:
-    return float(statistics.median(values))
-
-
 def machine() -> dict[str, Any]:
-    """CPU, cores, memory, load and library versions of this run."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory_gb = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    packages = {}
-    for name in ("numpy", "scipy", "networkx", "highspy", "pyomo", "linopy", "xarray"):
-        try:
-            packages[name] = version(name)
-        except Exception:  # noqa: BLE001 - optional package
-            packages[name] = None
-    try:
-        kernel = subprocess.run(["uname", "-r"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        kernel = platform.release()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": memory_gb,
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "kernel": kernel,
-        "packages": packages,
-    }
+    """CPU, cores, memory, kernel, load and library versions of this run."""
+    info = benchkit.machine(PACKAGES)
+    info["load_average_at_start"] = info.pop("load_average")
+    return info
 
 
 def save_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    """``data`` as JSON at ``path``."""
+    benchkit.write_json(path, data)
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
-    """A GitHub markdown table (right-aligned numbers)."""
-
-    def cell(value: Any) -> str:
-        if value is None:
-            return "–"
-        if isinstance(value, float):
-            return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-        if isinstance(value, int):
-            return f"{value:,}"
-        return str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A GitHub markdown table (right-aligned numbers, floats to three significant digits)."""
+    return benchkit.markdown_table(header, rows, digits=".3g")
 
 
 def publish(

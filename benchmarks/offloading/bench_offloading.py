@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "sim"))
-from common import machine, markdown_table  # noqa: E402 - the simulator benchmarks' helpers
+sys.path.insert(0, str(HERE.parent))
+from benchkit import machine as describe_machine  # noqa: E402
+from benchkit import markdown_table  # noqa: E402
 
 RESULTS = HERE / "results"
 from idnopt.formulations.offloading import POLICIES  # noqa: E402
@@ -237,7 +238,7 @@ def main() -> None:
     )
     records = [record for batch in batches for record in batch]
     text, table = summarise(records, arguments)
-    facts = machine()
+    facts = describe_machine(("numpy", "simpy", "gymnasium", "stable-baselines3", "torch"))
     preface = (
         f"Generated scenarios (idnopt generate offloading, one knob changed per row group); "
         f"training {arguments.steps:,} decisions (seed 7), evaluation {arguments.duration:g} s x "
