@@ -20,21 +20,22 @@ Pollaczek-Khinchine's :math:`W = R / (1-\rho)` (``queueing: fifo``), with
 Objective: :math:`J = \sum_s \gamma_s\lambda_s T_s / \sum_s \gamma_s\lambda_s` (ms).
 
 Methods (:mod:`.methods`): ``exact`` - branch-and-bound over splits with a
-supermodular bound (:mod:`.branch`), or the MILP outer approximation through
-the Program backends (:mod:`.milp`), both with a proven gap; ``relaxation`` -
-a convex program (fractional layers, second-order cones; cvxpy), a lower
-bound; ``pa-mdi`` - the per-hop rule on the modelled queues; ``ms-mdi``,
-``ar-mdi``, ``local``, ``mdi-llm`` - baselines. The online per-hop rule with its
-request/clear-to-compute handshake runs in the simulation (:mod:`.online`,
-:mod:`.simulation`; ``idnopt simulate``), where priority acts through queue
-order, class-aware backlogs and handshake arbitration.
+supermodular bound (:mod:`.search`, priced by :mod:`.branch`), or the MILP
+outer approximation through the Program backends (:mod:`.milp`), both with a
+proven gap; ``relaxation`` - a convex program (fractional layers,
+second-order cones; cvxpy), a lower bound; ``pa-mdi`` - the per-hop rule on
+the modelled queues; ``ms-mdi``, ``ar-mdi``, ``local``, ``mdi-llm`` -
+baselines. The online per-hop rule with its request/clear-to-compute
+handshake runs in the simulation (:mod:`.online`, :mod:`.simulation`;
+``idnopt simulate``), where priority acts through queue order, class-aware
+backlogs and handshake arbitration.
 
 Modules: :mod:`.schema` (instance and checks), :mod:`.compiled` (arrays),
 :mod:`.delay` (the model), :mod:`.baselines`, :mod:`.descent`, :mod:`.branch`,
-:mod:`.exact`, :mod:`.structure`, :mod:`.milp`, :mod:`.relaxation`,
-:mod:`.tables`, :mod:`.online`, :mod:`.simulation`, :mod:`.generator`,
-:mod:`.cifar` (ResNet-56 for CIFAR-10, to profile), :mod:`.methods` (the
-``FAMILY`` object, entry point ``idnopt.families: pamdi``).
+:mod:`.search`, :mod:`.exact`, :mod:`.structure`, :mod:`.milp`,
+:mod:`.relaxation`, :mod:`.tables`, :mod:`.online`, :mod:`.simulation`,
+:mod:`.generator`, :mod:`.cifar` (ResNet-56 for CIFAR-10, to profile),
+:mod:`.methods` (the ``FAMILY`` object, entry point ``idnopt.families: pamdi``).
 """
 
 from idnopt.formulations.pamdi.compiled import Chain, Compiled, compile_instance

@@ -1,7 +1,6 @@
-r"""Branch-and-bound over whole splits, one source at a time, with a proven gap.
+r"""Pricing for the branch-and-bound of :mod:`.search`: bounds, costs-to-go, split enumeration.
 
-A node fixes the splits of some sources (the *assigned* set ``A``); a child
-fixes one more source ``j`` to one of its splits.
+A node of the search fixes the splits of some sources (the *assigned* set ``A``).
 
 Bound. With every split fixed, let ``F(T)`` be the objective counting only the
 sources of a set ``T`` (their compute, transfers and waits among themselves).
@@ -19,49 +18,50 @@ data, devices used)`` whose segment edges cost exactly that increase
 tracked while :data:`EXACT_STATES` allows; beyond, paths may return to a device
 (a relaxation, still a bound).
 
-Branching. The unassigned source with the largest minimum increase is branched
-on; its valid splits (distinct devices) whose child bound stays below the
-incumbent are enumerated by depth-first search pruned with the costs-to-go,
-cheapest first, entering interchangeable unused devices in index order only.
-With one source left the node is solved by that source's best valid split.
-Leaves value the split with the delay model. Depth-first search keeps memory
-small; when the budget runs out the lower bound is the least bound still open.
+Enumeration. The valid splits (distinct devices) of one source whose cost stays
+below a threshold are enumerated by depth-first search pruned with the
+costs-to-go, cheapest first, entering interchangeable unused devices in index
+order only (:func:`enumerate_splits`); the best valid split is the cheapest
+path when it never returns to a device, else the pruned search
+(:func:`best_split`).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from idnopt.formulations.pamdi.compiled import Compiled
-from idnopt.formulations.pamdi.delay import Evaluation, evaluate_split, segments
-
-MAX_SORTED_CANDIDATES = 200_000
-"""Children of one node gathered and sorted before they are explored."""
+from idnopt.formulations.pamdi.delay import segments
 
 
-def device_increase(compiled: Compiled, service: np.ndarray, source: int, times: np.ndarray):
+def device_increase(
+    compiled: Compiled,
+    service: np.ndarray,
+    source: int,
+    times: np.ndarray,
+    devices: np.ndarray | None = None,
+) -> np.ndarray:
     """Increase of the objective when ``source`` runs a segment of each time in ``times``.
 
     The source's weighted compute time plus the change of every source's
     weighted wait at the device (the other sources' segments, rows of ``service``,
     fixed; the source's own row is ignored). ``times`` has shape ``(D, n)``; so
     has the result, ``inf`` where the device's load would exceed ``max_load``.
+    With ``devices``, ``times`` has one row per device listed and only those
+    devices are priced.
     """
     klass = compiled.klass
     rate, weight = compiled.rate, compiled.weight
-    others = service.copy()
+    others = service.copy() if devices is None else service[:, devices]
     others[source] = 0.0
     visits = others > 0
     num_classes = compiled.num_classes
-    class_load = np.zeros((num_classes, compiled.num_devices))
+    class_load = np.zeros((num_classes, others.shape[1]))
     np.add.at(class_load, klass, rate[:, None] * others)
-    class_weight = np.zeros((num_classes, compiled.num_devices))
+    class_weight = np.zeros((num_classes, others.shape[1]))
     np.add.at(class_weight, klass, weight[:, None] * visits)
     residual = 0.5 * compiled.second_moment * (rate[:, None] * others**2).sum(axis=0)
     cumulative = np.cumsum(class_load, axis=0)
@@ -123,18 +123,96 @@ class Increments:
         return self.to_go[boundary, devices, masks]
 
 
-def increments(compiled: Compiled, service: np.ndarray, source: int) -> Increments:
-    """Segment costs and costs-to-go of ``source`` given the sources in ``service``."""
+_TIMES: dict[tuple, tuple] = {}
+"""Recent :func:`segment_times` arrays by (chain, speeds); each entry keeps its chain alive."""
+
+
+def segment_times(compiled: Compiled, source: int) -> np.ndarray:
+    """``(L + 1, L + 1, D)`` compute time of layers ``b .. e - 1`` of ``source`` on each device.
+
+    Zero where ``e <= b`` (no segment). The array is shared: do not modify it.
+    """
+    chain = compiled.chains[source]
+    key = (id(chain), compiled.speed.tobytes())
+    cached = _TIMES.get(key)
+    if cached is not None and cached[0] is chain:
+        return cached[1]
+    work = chain.cumulative[None, :] - chain.cumulative[:, None]
+    times = np.where(work > 0, work, 0.0)[:, :, None] / compiled.speed[None, None, :]
+    times.setflags(write=False)
+    if len(_TIMES) >= 8:
+        _TIMES.pop(next(iter(_TIMES)))
+    _TIMES[key] = (chain, times)
+    return times
+
+
+def increments(
+    compiled: Compiled,
+    service: np.ndarray,
+    source: int,
+    parent: Increments | None = None,
+    changed: np.ndarray | None = None,
+) -> Increments:
+    """Segment costs and costs-to-go of ``source`` given the sources in ``service``.
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    service : numpy.ndarray
+        ``(S, D)`` segment times of the sources placed so far.
+    source : int
+        The source priced.
+    parent, changed : optional
+        Plain increments of ``source`` for a ``service`` that differs from this
+        one only in the columns ``changed``: only those devices are re-priced
+        (a segment's cost depends on its own device's column only).
+
+    Returns
+    -------
+    Increments
+        Segment costs and shortest paths.
+    """
+    count = compiled.num_devices
+    times = segment_times(compiled, source)
+    if parent is None or changed is None:
+        flat = times.reshape(-1, count).T
+        cost = device_increase(compiled, service, source, flat).T.reshape(times.shape)
+        segment = np.where(times > 0, cost, np.inf)
+    else:
+        segment = parent.segment.copy()
+        if changed.size:
+            part = times[:, :, changed]
+            flat = part.reshape(-1, changed.size).T
+            cost = device_increase(compiled, service, source, flat, changed).T
+            segment[:, :, changed] = np.where(part > 0, cost.reshape(part.shape), np.inf)
+    return shortest_paths(compiled, source, segment)
+
+
+def shortest_paths(compiled: Compiled, source: int, segment: np.ndarray) -> Increments:
+    """Costs-to-go of ``source`` for the segment costs ``segment`` (see :class:`Increments`).
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source whose paths are priced.
+    segment : numpy.ndarray
+        ``(L + 1, L + 1, D)`` cost of each segment (``inf`` where there is none).
+
+    Returns
+    -------
+    Increments
+        Segment costs, costs-to-go and the least path cost.
+    """
     chain = compiled.chains[source]
     length, weight, count = chain.length, compiled.weight[source], compiled.num_devices
     origin = int(compiled.origin[source])
-    work = chain.cumulative[None, :] - chain.cumulative[:, None]
-    times = np.where(work > 0, work, 0.0)[:, :, None] / compiled.speed[None, None, :]
-    flat = times.reshape(-1, count).T
-    cost = device_increase(compiled, service, source, flat).T.reshape(times.shape)
-    segment = np.where(work[:, :, None] > 0, cost, np.inf)
     transfer = weight * chain.transfer
     exact = (length + 1) ** 2 * count * 2**count <= EXACT_STATES
+    if not exact:
+        return _relaxed_paths(segment, transfer, origin)
     masks = np.arange(2**count if exact else 1)
     bits = 1 << np.arange(count)
     entered = masks[None, :] | bits[:, None] if exact else np.zeros((count, 1), dtype=np.int64)
@@ -152,6 +230,21 @@ def increments(compiled: Compiled, service: np.ndarray, source: int) -> Incremen
         to_go[boundary] = np.min(moves, axis=1)
     best = float(to_go[0, origin, 0])
     return Increments(segment=segment, to_go=to_go, best=best)
+
+
+def _relaxed_paths(segment: np.ndarray, transfer: np.ndarray, origin: int) -> Increments:
+    """:func:`shortest_paths` without the used set (the same recursion, plain arrays)."""
+    length, count = segment.shape[0] - 1, segment.shape[2]
+    to_go = np.full((length + 1, count), np.inf)
+    to_go[length] = transfer[length, :, origin]
+    diagonal = np.arange(count)
+    for boundary in range(length - 1, -1, -1):
+        ahead = (segment[boundary, boundary + 1 :] + to_go[boundary + 1 :]).min(axis=0)
+        moves = transfer[boundary] + ahead[None, :]
+        if boundary:
+            moves[diagonal, diagonal] = np.inf
+        to_go[boundary] = moves.min(axis=1)
+    return Increments(segment=segment, to_go=to_go[:, :, None], best=float(to_go[0, origin]))
 
 
 def source_service(compiled: Compiled, split) -> np.ndarray:
@@ -281,151 +374,3 @@ def best_split(
     for candidate in enumerate_splits(compiled, source, table, threshold, fresh, improving=True):
         found = candidate
     return found
-
-
-def ordered_children(
-    compiled: Compiled,
-    source: int,
-    table: Increments,
-    threshold: float,
-    fresh: list[list[int]] | None = None,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Children of a node: :func:`enumerate_splits`, cheapest first.
-
-    When there are more than :data:`MAX_SORTED_CANDIDATES`, the first ones are
-    sorted and the rest follow as found.
-    """
-    found = enumerate_splits(compiled, source, table, threshold, fresh)
-    head = list(itertools.islice(found, MAX_SORTED_CANDIDATES))
-    head.sort(key=lambda item: item[0])
-    yield from head
-    yield from found
-
-
-@dataclass
-class Outcome:
-    """What the search found (see :class:`~idnopt.formulations.pamdi.exact.ExactOutcome`)."""
-
-    incumbent: Evaluation | None
-    lower: float
-    finished: bool
-    nodes: int = 0
-    history: list[dict] = field(default_factory=list)
-
-
-def branch_and_bound(
-    compiled: Compiled,
-    incumbent: Evaluation | None,
-    *,
-    tolerance: float = 1e-4,
-    deadline: float | None = None,
-) -> Outcome:
-    """Search every split of every source (see the module docstring).
-
-    Parameters
-    ----------
-    compiled : Compiled
-        The instance's arrays.
-    incumbent : Evaluation, optional
-        A feasible split to beat.
-    tolerance : float
-        Subtrees whose bound is within this relative gap of the incumbent are pruned.
-    deadline : float, optional
-        ``time.perf_counter()`` value at which the search stops.
-
-    Returns
-    -------
-    Outcome
-        The best split, a lower bound on the optimum and whether the search
-        finished (then ``lower`` is the incumbent's value or the root's bound).
-    """
-    started = time.perf_counter()
-    num_sources, num_devices = compiled.num_sources, compiled.num_devices
-    state = {"best": incumbent, "nodes": 0, "stopped": False}
-
-    def upper() -> float:
-        best = state["best"]
-        return best.objective if best is not None else math.inf
-
-    def target() -> float:
-        value = upper()
-        return value * (1 - tolerance) if math.isfinite(value) else math.inf
-
-    def search(
-        assigned: dict[int, np.ndarray], service: np.ndarray, value: float, known: float
-    ) -> float:
-        """Explore a node of bound ``known``; return a bound on what it left unexplored."""
-        if deadline is not None and time.perf_counter() > deadline:
-            state["stopped"] = True
-            return known
-        state["nodes"] += 1
-        rest = [s for s in range(num_sources) if s not in assigned]
-        if not rest:
-            split = tuple(assigned[s] for s in range(num_sources))
-            evaluation = evaluate_split(compiled, split)
-            if evaluation.feasible and evaluation.objective < upper():
-                state["best"] = evaluation
-            return math.inf
-        tables = {s: increments(compiled, service, s) for s in rest}
-        bests = {s: tables[s].best for s in rest}
-        bound = value + sum(bests.values())
-        if bound >= target():
-            return bound
-        if deadline is not None and time.perf_counter() > deadline:
-            state["stopped"] = True
-            return bound
-        branch = max(rest, key=lambda s: (bests[s], -s))
-        others = bound - bests[branch]
-        fresh = fresh_groups(compiled, service)
-        if len(rest) == 1 and not compiled.memory_limited:
-            # the last source: its best valid split completes the node's best leaf
-            found = best_split(compiled, branch, tables[branch], target() - others, fresh)
-            if found is not None:
-                assigned[branch] = found[1]
-                evaluation = evaluate_split(
-                    compiled, tuple(assigned[s] for s in range(num_sources))
-                )
-                del assigned[branch]
-                if evaluation.feasible and evaluation.objective < upper():
-                    state["best"] = evaluation
-            return target()
-        cut = target()
-        left = cut if math.isfinite(cut) else math.inf
-        children = ordered_children(compiled, branch, tables[branch], cut - others, fresh)
-        for increase, devices in children:
-            child_bound = others + increase
-            if child_bound >= target():
-                left = min(left, child_bound)
-                continue
-            if state["stopped"] or (deadline is not None and time.perf_counter() > deadline):
-                state["stopped"] = True
-                return min(left, child_bound)
-            child_service = service.copy()
-            np.add.at(
-                child_service[branch],
-                devices,
-                compiled.chains[branch].work / compiled.speed[devices],
-            )
-            assigned[branch] = devices
-            left = min(left, search(assigned, child_service, value + increase, child_bound))
-            del assigned[branch]
-        return left
-
-    root_service = np.zeros((num_sources, num_devices))
-    root_bound = sum(increments(compiled, root_service, s).best for s in range(num_sources))
-    unexplored = search({}, root_service, 0.0, root_bound)
-    best = state["best"]
-    lower = max(root_bound, min(upper(), unexplored))
-    return Outcome(
-        incumbent=best,
-        lower=lower,
-        finished=not state["stopped"],
-        nodes=state["nodes"],
-        history=[
-            {
-                "nodes": state["nodes"],
-                "root_bound": root_bound,
-                "seconds": time.perf_counter() - started,
-            }
-        ],
-    )

@@ -2,7 +2,7 @@
 
 Both start from the same incumbent and both return a proven gap.
 
-``branch-and-bound`` (default): :mod:`~idnopt.formulations.pamdi.branch`.
+``branch-and-bound`` (default): :mod:`~idnopt.formulations.pamdi.search`.
 
 ``milp`` (through the Program backends):
 
@@ -39,7 +39,6 @@ from idnopt.formulations.pamdi.baselines import (
     mdi_llm_split,
     per_hop_split,
 )
-from idnopt.formulations.pamdi.branch import branch_and_bound
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, Split, evaluate_split
 from idnopt.formulations.pamdi.descent import descend
@@ -49,6 +48,7 @@ from idnopt.formulations.pamdi.milp import (
     initial_approximation,
     refine,
 )
+from idnopt.formulations.pamdi.search import branch_and_bound
 from idnopt.method import Call
 from idnopt.result import Result, Status, relative_gap
 

@@ -1,0 +1,196 @@
+"""PA-MDI branch-and-bound: incremental pricing and the twin-source symmetry rule."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_pamdi import brute_force, small_instance
+
+import idnopt
+from idnopt.family import get_family
+from idnopt.formulations.pamdi import compile_instance, evaluate_split, routes
+from idnopt.formulations.pamdi.baselines import per_hop_split
+from idnopt.formulations.pamdi.branch import (
+    best_split,
+    enumerate_splits,
+    increments,
+    source_service,
+)
+from idnopt.formulations.pamdi.delay import segments
+from idnopt.formulations.pamdi.routes import route_bands, route_floors, route_splits
+from idnopt.formulations.pamdi.schema import instance_to_dict
+from idnopt.formulations.pamdi.search import branch_and_bound, conflicting, twins
+from idnopt.result import Status
+
+FAMILY = get_family("pamdi")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_incremental_pricing_equals_pricing_from_scratch(seed):
+    instance = FAMILY.generator.generate(devices=6, layers=9, sources=4, seed=seed)
+    compiled = compile_instance(instance)
+    split = per_hop_split(compiled)
+    empty = np.zeros((compiled.num_sources, compiled.num_devices))
+    service = empty.copy()
+    for placed in range(compiled.num_sources - 1):
+        before = service.copy()
+        service[placed] = source_service(compiled, split)[placed]
+        changed = np.unique(split[placed])
+        for source in range(placed + 1, compiled.num_sources):
+            parent = increments(compiled, before, source)
+            fast = increments(compiled, service, source, parent, changed)
+            full = increments(compiled, service, source)
+            np.testing.assert_allclose(fast.segment, full.segment, rtol=1e-12)
+            np.testing.assert_allclose(fast.to_go, full.to_go, rtol=1e-12)
+            assert fast.best == pytest.approx(full.best, rel=1e-12)
+
+
+def with_twin(instance, symmetric: bool = False):
+    """The instance with a copy of its first source (same device, rate and priority)."""
+    data = instance_to_dict(instance)
+    twin = copy.deepcopy(data["sources"][0])
+    twin["name"] = "twin"
+    data["sources"].append(twin)
+    if symmetric:  # every device alike, every link alike: devices are interchangeable too
+        for device in data["devices"]:
+            device["speed"] = 1.0
+        for link in data["links"]:
+            link["latency"], link["bandwidth"] = 0.5, 400.0
+    return idnopt.from_dict(data)
+
+
+SMALL = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SMALL
+@given(
+    seed=st.integers(0, 10_000),
+    devices=st.integers(2, 3),
+    layers=st.integers(1, 3),
+    priorities=st.sampled_from([(1.0,), (1.0, 3.0), (4.0, 1.0)]),
+    symmetric=st.booleans(),
+)
+def test_the_search_with_twin_sources_equals_brute_force(
+    seed, devices, layers, priorities, symmetric
+):
+    instance = with_twin(small_instance(seed, devices, layers, priorities), symmetric)
+    compiled = compile_instance(instance)
+    assert [0, compiled.num_sources - 1] in twins(compiled)
+    best = brute_force(compiled)
+    exact = idnopt.solve(instance, time_limit=60)
+    if best is None:
+        assert exact.status == Status.INFEASIBLE
+        return
+    assert exact.status == Status.OPTIMAL
+    assert exact.objective == pytest.approx(best.objective, rel=1e-9)
+    assert exact.bound <= best.objective * (1 + 1e-9)
+
+
+def test_sources_that_differ_are_not_twins():
+    instance = small_instance(3, devices=3, layers=2, priorities=(1.0, 1.0))
+    data = instance_to_dict(instance)
+    data["sources"][1]["device"] = data["sources"][0]["device"]
+    data["sources"][1]["rate"] = data["sources"][0]["rate"]
+    same = compile_instance(idnopt.from_dict(data))
+    assert twins(same) == [[0, 1]]
+    data["sources"][1]["priority"] = 2.0
+    assert twins(compile_instance(idnopt.from_dict(data))) == []
+
+
+def path_cost(compiled, table, source: int, devices: np.ndarray) -> float:
+    """The increase of one given split under ``table`` (its path's cost)."""
+    chain = compiled.chains[source]
+    transfer = compiled.weight[source] * chain.transfer
+    total, here = 0.0, int(compiled.origin[source])
+    for device, first, last in segments(devices):
+        total += transfer[first, here, device] + table.segment[first, last + 1, device]
+        here = device
+    return float(total + transfer[chain.length, here, compiled.origin[source]])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), devices=st.integers(3, 5), placed=st.integers(0, 2))
+def test_a_conflict_free_completion_attains_the_node_bound(seed, devices, placed):
+    """The rule that closes a node: best valid splits on disjoint devices are optimal for it."""
+    instance = small_instance(seed, devices, 3, (1.0, 2.0, 4.0), rate_scale=0.5)
+    compiled = compile_instance(instance)
+    split = per_hop_split(compiled)
+    service = np.zeros((compiled.num_sources, compiled.num_devices))
+    assigned, value = {}, 0.0
+    for source in range(placed):  # F(A) as the sum of the increases along the way
+        value += path_cost(compiled, increments(compiled, service, source), source, split[source])
+        assigned[source] = split[source]
+        service[source] = source_service(compiled, split)[source]
+    rest = [s for s in range(compiled.num_sources) if s not in assigned]
+    found = {s: best_split(compiled, s, increments(compiled, service, s), np.inf) for s in rest}
+    if not np.isfinite(value) or any(f is None for f in found.values()):
+        return
+    paths = {s: found[s][1] for s in rest}
+    completion = tuple(assigned.get(s, paths.get(s)) for s in range(compiled.num_sources))
+    evaluation = evaluate_split(compiled, completion)
+    bound = value + sum(found[s][0] for s in rest)
+    if not evaluation.feasible:
+        return
+    if conflicting(paths):
+        assert evaluation.objective >= bound * (1 - 1e-9)  # the bound still holds
+    else:
+        assert evaluation.objective == pytest.approx(bound, rel=1e-9)
+
+
+def test_conflicting_splits_share_a_device():
+    assert conflicting({0: np.array([0, 0, 1]), 1: np.array([1, 2])})
+    assert not conflicting({0: np.array([0, 0, 1]), 1: np.array([2, 3])})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("slack", [1.5, 4.0])
+@pytest.mark.parametrize("band_size", [3, 400])
+def test_routes_cover_exactly_the_splits_below_a_threshold(seed, slack, band_size, monkeypatch):
+    monkeypatch.setattr(routes, "ROUTE_BAND", band_size)
+    instance = FAMILY.generator.generate(devices=5, layers=8, sources=3, seed=seed)
+    compiled = compile_instance(instance)
+    service = np.zeros((compiled.num_sources, compiled.num_devices))
+    service[1, 2] = 5.0
+    for source in (0, 2):
+        table = increments(compiled, service, source)
+        threshold = table.best * slack
+        expected = sorted(
+            (round(cost, 9), tuple(split))
+            for cost, split in enumerate_splits(compiled, source, table, threshold)
+        )
+        found, previous = [], -np.inf
+        for low, high, band in route_bands(compiled, source, table, threshold):
+            assert low == previous and high <= threshold
+            previous = high
+            for route in band:
+                assert low < route.cost <= high
+                splits = route_splits(compiled, source, table, route, threshold)
+                assert splits[0][0] == pytest.approx(route.cost, rel=1e-12)
+                assert [cost for cost, _ in splits] == sorted(cost for cost, _ in splits)
+                floors = route_floors(compiled, source, table, route, threshold)
+                for cost, split in splits:
+                    assert tuple(d for d, _, _ in segments(split)) == route.devices
+                    used = np.zeros(compiled.num_devices)
+                    np.add.at(used, split, compiled.chains[source].work / compiled.speed[split])
+                    assert ((used > 0) == (floors > 0)).all()
+                    assert (used >= floors * (1 - 1e-12)).all()
+                    found.append((round(cost, 9), tuple(split)))
+        assert sorted(found) == expected
+
+
+def test_a_stopped_search_reports_a_valid_bound():
+    instance = FAMILY.generator.generate(devices=6, layers=14, sources=4, seed=3)
+    compiled = compile_instance(instance)
+    start = evaluate_split(compiled, per_hop_split(compiled))
+    full = branch_and_bound(compiled, start)
+    assert full.finished
+    optimum = full.incumbent.objective
+    for seconds in (0.02, 0.1, 0.3):
+        stopped = branch_and_bound(compiled, start, deadline=time.perf_counter() + seconds)
+        assert stopped.lower <= optimum * (1 + 1e-9)
+        assert stopped.incumbent.objective >= optimum * (1 - 1e-9)
