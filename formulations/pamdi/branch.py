@@ -130,7 +130,17 @@ _TIMES: dict[tuple, tuple] = {}
 def segment_times(compiled: Compiled, source: int) -> np.ndarray:
     """``(L + 1, L + 1, D)`` compute time of layers ``b .. e - 1`` of ``source`` on each device.
 
-    Zero where ``e <= b`` (no segment). The array is shared: do not modify it.
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source.
+
+    Returns
+    -------
+    numpy.ndarray
+        Zero where ``e <= b`` (no segment). The array is shared and read-only.
     """
     chain = compiled.chains[source]
     key = (id(chain), compiled.speed.tobytes())

@@ -64,6 +64,19 @@ def enumerate_routes(
     Devices of one ``fresh`` group are entered lowest unused first (see
     :func:`~idnopt.formulations.pamdi.branch.enumerate_splits`).
 
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source whose splits are routed.
+    table : Increments
+        Segment costs and costs-to-go of ``source`` at the node.
+    threshold : float
+        Largest cost kept.
+    fresh : list of list of int, optional
+        Groups of interchangeable unused devices.
+
     Yields
     ------
     Route
@@ -101,7 +114,24 @@ def enumerate_routes(
 
 
 def route_backward(compiled: Compiled, source: int, table: Increments, route: Route) -> list:
-    """``backward[i][b]``: least cost after the first ``i`` segments end at boundary ``b``."""
+    """``backward[i][b]``: least cost after the first ``i`` segments end at boundary ``b``.
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source whose splits are routed.
+    table : Increments
+        Segment costs and costs-to-go of ``source`` at the node.
+    route : Route
+        The route.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``len(route.devices) + 1`` arrays of ``L + 1`` costs.
+    """
     chain = compiled.chains[source]
     length, origin = chain.length, int(compiled.origin[source])
     transfer = compiled.weight[source] * chain.transfer
@@ -123,7 +153,23 @@ def route_floors(
 ) -> np.ndarray:
     """``(D,)`` least segment time on each device of ``route`` over its splits below ``threshold``.
 
-    Zero off the route; ``inf`` on its devices when no split is below ``threshold``.
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source whose splits are routed.
+    table : Increments
+        Segment costs and costs-to-go of ``source`` at the node.
+    route : Route
+        The route.
+    threshold : float
+        Largest cost of a split counted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Zero off the route; ``inf`` on its devices when no split is below ``threshold``.
     """
     backward = route_backward(compiled, source, table, route)
     times = segment_times(compiled, source)
@@ -144,7 +190,26 @@ def route_floors(
 def route_splits(
     compiled: Compiled, source: int, table: Increments, route: Route, threshold: float
 ) -> list[tuple[float, np.ndarray]]:
-    """Every split along ``route`` of cost at most ``threshold``, cheapest first."""
+    """Every split along ``route`` of cost at most ``threshold``, cheapest first.
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source whose splits are routed.
+    table : Increments
+        Segment costs and costs-to-go of ``source`` at the node.
+    route : Route
+        The route.
+    threshold : float
+        Largest cost kept.
+
+    Returns
+    -------
+    list of (float, numpy.ndarray)
+        Cost and device of each layer.
+    """
     chain = compiled.chains[source]
     length, origin = chain.length, int(compiled.origin[source])
     transfer = compiled.weight[source] * chain.transfer
@@ -193,6 +258,19 @@ def route_bands(
     ``threshold``, so every route after an unfinished band costs more than its
     ``high``. Without a finite threshold, routes come in chunks in search order
     with ``high`` the table's least cost (a bound for every route).
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    source : int
+        The source whose splits are routed.
+    table : Increments
+        Segment costs and costs-to-go of ``source`` at the node.
+    threshold : float
+        Largest cost kept.
+    fresh : list of list of int, optional
+        Groups of interchangeable unused devices.
 
     Yields
     ------

@@ -98,7 +98,18 @@ def twins(compiled: Compiled) -> list[list[int]]:
 
 
 def split_key(devices: np.ndarray) -> tuple[int, ...]:
-    """Total order on one source's splits (lexicographic on the device of each layer)."""
+    """Total order on one source's splits (lexicographic on the device of each layer).
+
+    Parameters
+    ----------
+    devices : numpy.ndarray
+        Device of each layer.
+
+    Returns
+    -------
+    tuple of int
+        The key.
+    """
     return tuple(int(d) for d in devices)
 
 
@@ -114,7 +125,18 @@ class Outcome:
 
 
 def conflicting(paths: dict[int, np.ndarray]) -> bool:
-    """Whether two of the splits in ``paths`` use a common device."""
+    """Whether two of the splits in ``paths`` use a common device.
+
+    Parameters
+    ----------
+    paths : dict of int to numpy.ndarray
+        Device of each layer, per source.
+
+    Returns
+    -------
+    bool
+        ``True`` when some device appears in two of the splits.
+    """
     seen: set[int] = set()
     for devices in paths.values():
         used = set(np.unique(devices).tolist())
