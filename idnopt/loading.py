@@ -64,7 +64,7 @@ def validate_document(document: Document) -> Instance:
         for error in errors:
             location = tuple(error["loc"])
             message = pydantic_problem(error, fields_at(family.instance_type, location))
-            found.append(document.error(location, message))
+            found.append(document.error(_without_union_tags(data, location), message))
         raise _all(found) from None
     problems = instance.cross_check()
     if not problems:
@@ -78,6 +78,40 @@ def validate_document(document: Document) -> Instance:
     if problems:
         raise _all([document.error(location, message) for location, message in problems])
     return instance
+
+
+def _without_union_tags(data: object, location: tuple) -> tuple:
+    """The location as written in the document: without the union branch names pydantic adds.
+
+    A tagged union puts its tag (``chain``, ``mmpp``…) in an error's location
+    although the document has no such key: a name the document lacks at its
+    level, followed by one it has, is dropped.
+    """
+    kept: list = []
+    node = data
+    parts = list(location)
+    position = 0
+    while position < len(parts):
+        part = parts[position]
+        if isinstance(node, dict) and isinstance(part, str):
+            following = parts[position + 1] if position + 1 < len(parts) else None
+            inside = node.get(part)
+            if (
+                following is not None
+                and following in node
+                and not (isinstance(inside, (dict, list)) and following in inside)
+            ):
+                position += 1
+                continue
+        kept.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+        position += 1
+    return tuple(kept)
 
 
 def _without_misspelt_missing(errors: list[dict]) -> list[dict]:

@@ -20,7 +20,6 @@ from idnopt.formulations.offloading import (
 from idnopt.formulations.offloading.generator import OffloadingGeneratorParameters
 from idnopt.formulations.offloading.schema import read_bandwidth_trace
 from idnopt.formulations.offloading.simulation import run_policy
-from idnopt.sim.engine import Streams
 from idnopt.sim.fast import simulate_decided
 from idnopt.sim.reference import simulate_reference
 from idnopt.sim.scheduling import Scheduler, simulate
@@ -127,7 +126,7 @@ def test_conditions_scale_transfers_and_local_service(compiled):
 
 
 @pytest.mark.parametrize(
-    "policy", ["always-local", "always-edge", "always-cloud", "greedy", "oracle"]
+    "policy", ["always-local", "always-edge", "always-cloud", "greedy", "oracle", "best-static"]
 )
 def test_no_request_beats_its_lower_bound(compiled, policy):
     from idnopt.formulations.offloading.simulation import (
@@ -280,12 +279,19 @@ def test_unknown_policy_is_refused(instance):
         FAMILY.simulation.simulate(instance, "always-moon")
 
 
-def test_streams_are_named_per_device(compiled):
-    # adding a device leaves the others' conditions unchanged (common random numbers)
-    queries = draw(compiled, 30_000, seed=9)
-    again = draw(compiled, 30_000, seed=9)
-    assert np.array_equal(queries.network_factor, again.network_factor)
-    assert Streams(9)("bandwidth:device-1").random() == Streams(9)("bandwidth:device-1").random()
+def test_adding_a_device_leaves_the_other_devices_conditions_unchanged():
+    small = compile_offloading(scenario_of(devices=2))
+    large = compile_offloading(scenario_of(devices=3))
+    first = draw(small, 60_000, seed=9)
+    second = draw(large, 60_000, seed=9)
+    assert (first.network_factor > 1).any() and (second.network_factor > 1).any()
+    one = np.array(small.devices)[small.class_device[first.klass]] == "device-1"
+    other = np.array(large.devices)[large.class_device[second.klass]] == "device-1"
+    times = np.intersect1d(first.time[one], second.time[other])
+    assert times.size > 50
+    at_first = dict(zip(first.time[one], first.network_factor[one]))
+    at_second = dict(zip(second.time[other], second.network_factor[other]))
+    assert all(at_first[t] == at_second[t] for t in times)
 
 
 def test_cli_simulates_trains_and_plots_the_learning_curve(tmp_path):
@@ -353,3 +359,98 @@ def test_a_missing_bandwidth_trace_is_located_in_the_instance(tmp_path):
         idnopt.load(path)
     assert caught.value.location == "bandwidth.trace"
     assert "bandwidth trace 'nowhere.csv' not found" in str(caught.value)
+
+
+def uneven_instance(penalty: float = 0.0):
+    """Device 1 lacks the smallest variant and device 2 the largest."""
+    from idnopt.formulations.offloading.schema import OffloadingInstance
+    from idnopt.formulations.offloading.schema import instance_to_dict as to_dict
+
+    document = to_dict(scenario_of(devices=3, network="stable", penalty=penalty))
+    document["deployments"] = [
+        d
+        for d in document["deployments"]
+        if (d["node"], d["model"]) != ("device-1", "mobilenet_v1_0.25_224")
+        and (d["node"], d["model"]) != ("device-2", "mobilenet_v1_1.0_224")
+    ]
+    return OffloadingInstance.model_validate(document)
+
+
+def test_best_static_tries_targets_some_classes_cannot_use():
+    from idnopt.formulations.offloading import best_static
+
+    compiled = compile_offloading(uneven_instance())
+    system = compiled.system
+    queries = draw(compiled, 120_000, seed=3)
+    targets, _ = best_static(compiled, queries, 3, 0.0)
+    found = request_cost(compiled, queries, run_policy(compiled, Fixed(targets), queries, 3)).mean()
+    smallest = system.targets.index("local/mobilenet_v1_0.25_224")
+    # every class on the smallest local variant where it has it, its own best target elsewhere
+    for other in range(system.num_targets):
+        choice = np.where(system.target_deployment[:, smallest] >= 0, smallest, other)
+        if (system.target_deployment[np.arange(len(choice)), choice] < 0).any():
+            continue
+        outcome = run_policy(compiled, Fixed(choice), queries, 3)
+        assert found <= request_cost(compiled, queries, outcome).mean() + 1e-9
+
+
+def test_q_learning_sees_its_own_device_backlog_even_without_the_first_variant():
+    from idnopt.formulations.offloading import TabularQ
+
+    compiled = compile_offloading(uneven_instance())
+    queries = draw(compiled, 30_000, seed=1)
+    learner = TabularQ(compiled)
+    outcome = simulate(compiled.system, queries, learner, np.random.default_rng(0))
+    assert outcome.check_conservation() is None
+    for klass in range(len(compiled.system.classes)):
+        local = learner.local_[klass]
+        assert local >= 0 and compiled.system.target_deployment[klass, local] >= 0
+
+
+def test_a_q_table_for_other_actions_is_refused(instance, tmp_path):
+    path = tmp_path / "offload-only.npz"
+    FAMILY.simulation.simulate(
+        instance, "offload-only", duration=30, seed=1, train_steps=1000, save_policy=path
+    )
+    with pytest.raises(InputError, match="variants 'most-accurate'"):
+        FAMILY.simulation.simulate(
+            instance, "q-learning", duration=30, train_steps=0, load_policy=path
+        )
+
+
+def test_a_saved_dqn_trains_further_from_its_weights(tmp_path):
+    from idnopt.sim.learning import load_scheduler
+
+    instance = scenario_of(devices=2)
+    first, second = tmp_path / "first.npz", tmp_path / "second.npz"
+    FAMILY.simulation.simulate(instance, "dqn", duration=30, train_steps=800, save_policy=first)
+    FAMILY.simulation.simulate(
+        instance, "dqn", duration=30, train_steps=300, load_policy=first, save_policy=second
+    )
+    fresh = tmp_path / "fresh.npz"
+    FAMILY.simulation.simulate(instance, "dqn", duration=30, train_steps=300, save_policy=fresh)
+    continued, scratch = load_scheduler(second), load_scheduler(fresh)
+    assert continued.metadata["steps"] == 1100
+    assert not np.allclose(continued.weights[0][0], scratch.weights[0][0])
+
+
+def test_engines_agree_with_jitter_replicas_and_load_reports():
+    from idnopt.formulations.offloading.schema import OffloadingInstance
+    from idnopt.formulations.offloading.schema import instance_to_dict as to_dict
+
+    document = to_dict(scenario_of(devices=3, users=2.0))
+    document["report_interval"] = 40.0
+    for link in document["links"]:
+        link["jitter"] = 1.5
+    for deployment in document["deployments"]:
+        if deployment["node"] == "edge":
+            deployment["replicas"] = 2
+    compiled = compile_offloading(OffloadingInstance.model_validate(document))
+    queries = draw(compiled, 40_000, seed=4)
+    fast = simulate(compiled.system, queries, Greedy(compiled), np.random.default_rng(1))
+    reference = simulate_reference(
+        compiled.system, queries, Greedy(compiled), np.random.default_rng(1)
+    )
+    assert np.array_equal(fast.target, reference.target)
+    assert np.allclose(fast.finish, reference.finish, equal_nan=True)
+    assert np.allclose(fast.busy, reference.busy)

@@ -49,7 +49,7 @@ LOAD_BINS = (1.25, 2.0)
 BACKLOG_BINS = (0.1, 0.5)
 """Upper edges of the backlog bins, in deadlines of the request's class."""
 
-FORMAT = "idnopt-q-table"
+Q_TABLE_FORMAT = "idnopt-q-table"
 
 
 class _CostTables:
@@ -87,6 +87,13 @@ class _CostTables:
     def nominal(self) -> np.ndarray:
         """(classes, targets) cost with nominal conditions and no waiting."""
         return self.fixed_ + self.scaled_ + self.service_ + self.penalty_
+
+
+def nominal_costs(scenario: OffloadingScenario) -> np.ndarray:
+    """(classes, targets) cost with nominal conditions and no waiting (``inf``: cannot serve)."""
+    tables = _CostTables()
+    tables.cost_tables(scenario)
+    return tables.nominal()
 
 
 class Tier(Scheduler, _CostTables):
@@ -217,7 +224,7 @@ class Oracle(Scheduler, _CostTables):
         return best
 
 
-def bins(value: float, edges: tuple[float, ...]) -> int:
+def bin_index(value: float, edges: tuple[float, ...]) -> int:
     """Index of the bin of ``value`` given increasing upper edges."""
     for position, edge in enumerate(edges):
         if value <= edge:
@@ -312,11 +319,18 @@ class TabularQ(Scheduler, _CostTables):
             ).reset(self.rng_)
             self.learner_ = learner
         learner.rng_ = self.rng_
-        local = scenario.tier_targets("local")
-        edge = scenario.tier_targets("edge")
-        self.local_ = local[0] if local.size else -1
-        self.edge_ = edge[0] if edge.size else -1
+        # per class, one local and one edge target it can use (a tier's variants share a pool)
+        self.local_ = self._first_usable(scenario.tier_targets("local"))
+        self.edge_ = self._first_usable(scenario.tier_targets("edge"))
         self.pending_: dict[int, tuple[int, int]] = {}
+
+    def _first_usable(self, targets: np.ndarray) -> list[int]:
+        """Per class, the first of ``targets`` it can use (``-1``: none)."""
+        first = []
+        for row in self.valid_:
+            usable = targets[row[targets]] if targets.size else targets
+            first.append(int(usable[0]) if usable.size else -1)
+        return first
 
     def state(self, query: int) -> int:
         """Discrete state of ``query``."""
@@ -325,12 +339,13 @@ class TabularQ(Scheduler, _CostTables):
         network, compute = view.conditions(query)
         deadline = float(view.system.classes.deadline[klass])
         loads = view.loads(query) / deadline
-        own = bins(float(loads[self.local_]), BACKLOG_BINS) if self.local_ >= 0 else 0
-        edge = bins(float(loads[self.edge_]), BACKLOG_BINS) if self.edge_ >= 0 else 0
+        local, at_edge = self.local_[klass], self.edge_[klass]
+        own = bin_index(float(loads[local]), BACKLOG_BINS) if local >= 0 else 0
+        edge = bin_index(float(loads[at_edge]), BACKLOG_BINS) if at_edge >= 0 else 0
         backlog = len(BACKLOG_BINS) + 1
         state = klass
-        state = state * (len(NETWORK_BINS) + 1) + bins(network, NETWORK_BINS)
-        state = state * (len(LOAD_BINS) + 1) + bins(compute, LOAD_BINS)
+        state = state * (len(NETWORK_BINS) + 1) + bin_index(network, NETWORK_BINS)
+        state = state * (len(LOAD_BINS) + 1) + bin_index(compute, LOAD_BINS)
         return (state * backlog + own) * backlog + edge
 
     def choose(self, query: int) -> int:  # noqa: D102
@@ -363,7 +378,7 @@ class TabularQ(Scheduler, _CostTables):
 
         system = self.scenario.system
         metadata = {
-            "format": FORMAT,
+            "format": Q_TABLE_FORMAT,
             "targets": list(system.targets),
             "classes": list(system.classes.names),
             "variants": self.variants,
@@ -387,12 +402,23 @@ class TabularQ(Scheduler, _CostTables):
             with np.load(path, allow_pickle=False) as data:
                 metadata = json.loads(str(data["metadata"]))
                 q, visits = data["q"], data["visits"]
-        except (OSError, ValueError, KeyError) as error:
-            raise InputError(f"not a Q-table file ({error})", path=path) from None
-        if metadata.get("format") != FORMAT:
+        except (OSError, ValueError, KeyError):
+            raise InputError("not a Q-table file written by idnopt (.npz)", path=path) from None
+        if metadata.get("format") != Q_TABLE_FORMAT:
             raise InputError(f"not a Q-table file (format {metadata.get('format')!r})", path=path)
         check_compatible(metadata, self.scenario.system, where=str(path))
-        self.variants = metadata.get("variants", self.variants)
+        if metadata.get("variants", self.variants) != self.variants:
+            raise InputError(
+                f"the Q-table was learned with variants {metadata.get('variants')!r}; this "
+                f"policy uses {self.variants!r}",
+                path=path,
+            )
+        if q.shape != (self.state_count(), self.scenario.system.num_targets):
+            raise InputError(
+                f"the Q-table has shape {q.shape}; this scenario's states x targets are "
+                f"{(self.state_count(), self.scenario.system.num_targets)}",
+                path=path,
+            )
         learner = QLearning(
             *q.shape,
             discount=0.0,

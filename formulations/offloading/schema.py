@@ -62,7 +62,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from idnopt.errors import InputError, format_location
 from idnopt.formulations.serving.schema import ServingInstance
@@ -88,10 +88,29 @@ class MarkovLevels(Strict):
     sojourn: list[Annotated[Milliseconds, Field(gt=0)]] = Field(min_length=1)
 
 
+class LoadLevels(MarkovLevels):
+    """A Markov chain of service-time multipliers (1: no background load, 2.5: 2.5x slower)."""
+
+    levels: list[Annotated[float, Field(ge=1)]] = Field(min_length=1)
+
+
 class BandwidthTrace(Strict):
     """Bandwidth factors replayed from a CSV file (``time`` in ms, ``factor``, ``device``)."""
 
     trace: str = Field(min_length=1)
+
+
+def _bandwidth_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "trace" if "trace" in value else "chain"
+    return "trace" if isinstance(value, BandwidthTrace) else "chain"
+
+
+Bandwidth = Annotated[
+    Annotated[MarkovLevels, Tag("chain")] | Annotated[BandwidthTrace, Tag("trace")],
+    Discriminator(_bandwidth_kind),
+]
+"""A chain of bandwidth levels, or a replayed trace (chosen by the ``trace`` key)."""
 
 
 class OffloadingInstance(ServingInstance):
@@ -101,8 +120,8 @@ class OffloadingInstance(ServingInstance):
     edge: Name
     report_interval: Annotated[Milliseconds, Field(ge=0)] = 0.0
     accuracy_penalty: Annotated[Milliseconds, Field(ge=0)] = 20.0
-    bandwidth: MarkovLevels | BandwidthTrace | None = None
-    device_load: MarkovLevels | None = None
+    bandwidth: Bandwidth | None = None
+    device_load: LoadLevels | None = None
 
     @property
     def devices(self) -> list[str]:
@@ -143,28 +162,7 @@ class OffloadingInstance(ServingInstance):
                 problems.append(
                     (("links", touching[0], "bandwidth"), "an access link needs a bandwidth")
                 )
-        first: dict[str, int] = {}
-        for index, deployment in enumerate(self.deployments):
-            where = ("deployments", index)
-            if deployment.batch != 1:
-                problems.append(
-                    (where + ("batch",), "offloading deployments do not batch (batch: 1)")
-                )
-            if deployment.node in first:
-                head = first[deployment.node]
-                other = self.deployments[head]
-                if (other.replicas, other.queue_limit) != (
-                    deployment.replicas,
-                    deployment.queue_limit,
-                ):
-                    problems.append(
-                        (
-                            where + ("replicas",),
-                            f"the deployments on {deployment.node!r} share its processors: give "
-                            f"them the replicas and queue_limit of deployments[{head}]",
-                        )
-                    )
-            first.setdefault(deployment.node, index)
+        problems += self._check_pools()
         for index, application in enumerate(self.applications):
             for position, ingress in enumerate(application.ingresses):
                 if ingress.node in nodes and ingress.node not in devices:
@@ -179,6 +177,39 @@ class OffloadingInstance(ServingInstance):
             chain = getattr(self, name)
             if isinstance(chain, MarkovLevels) and len(chain.levels) != len(chain.sojourn):
                 problems.append(((name, "sojourn"), "give one mean sojourn per level"))
+        return problems
+
+    def _check_pools(self) -> list[Problem]:
+        """Deployments do not batch or refuse; a node's deployments share its processors."""
+        problems: list[Problem] = []
+        by_node: dict[str, list[int]] = {}
+        for index, deployment in enumerate(self.deployments):
+            where = ("deployments", index)
+            if deployment.batch != 1:
+                problems.append(
+                    (where + ("batch",), "offloading deployments do not batch (batch: 1)")
+                )
+            if deployment.queue_limit is not None:
+                problems.append(
+                    (
+                        where + ("queue_limit",),
+                        "offloading serves every request (no queue limit); remove queue_limit",
+                    )
+                )
+            by_node.setdefault(deployment.node, []).append(index)
+        for node, members in by_node.items():
+            values = [self.deployments[index].replicas for index in members]
+            # the most common value is taken as meant (the first among equally common ones)
+            usual = max(values, key=lambda value: (values.count(value), -values.index(value)))
+            for index in members:
+                if self.deployments[index].replicas != usual:
+                    problems.append(
+                        (
+                            ("deployments", index, "replicas"),
+                            f"the deployments on {node!r} share its processors: give every "
+                            f"one replicas {usual}, as the others there have",
+                        )
+                    )
         return problems
 
     def resolve(self, base: Path | None) -> OffloadingInstance:

@@ -151,38 +151,42 @@ def best_static(
 ) -> tuple[np.ndarray, dict[str, float]]:
     """The best fixed target per class on these queries, found in hindsight.
 
-    Every target is simulated for every class at once (one run per target);
-    each class takes the target of least mean cost in those runs, and the
-    combination is kept if it beats the best single target (classes share
-    the edge and the cloud, so the combination is simulated again to know).
-    A heuristic search over static policies, exact for classes that share
-    no server.
+    Every target is simulated for every class that can use it at once (one
+    run per target; a class that cannot use it takes its target of least
+    nominal cost meanwhile). Each class takes the target of least mean cost
+    in those runs, and that combination is kept if it beats the best of the
+    per-target runs themselves (classes share the edge and the cloud, so the
+    combination is simulated again to know). A heuristic search over static
+    policies, exact for classes that share no server.
     """
+    from idnopt.formulations.offloading.policies import nominal_costs
+
     system = scenario.system
     measured = measured_mask(queries, warmup)
     classes = len(system.classes)
+    fallback = nominal_costs(scenario).argmin(axis=1)
     means = np.full((classes, system.num_targets), np.inf)
-    overall = np.full(system.num_targets, np.inf)
+    runs: list[tuple[float, np.ndarray]] = []
     for target in range(system.num_targets):
-        choice = np.where(system.target_deployment[:, target] >= 0, target, -1)
-        if (choice < 0).any():
+        valid = system.target_deployment[:, target] >= 0
+        if not valid.any():
             continue
+        choice = np.where(valid, target, fallback)
         cost = request_cost(scenario, queries, run_policy(scenario, Fixed(choice), queries, seed))
-        overall[target] = cost[measured].mean() if measured.any() else np.inf
-        for klass in range(classes):
+        runs.append((float(cost[measured].mean()) if measured.any() else np.inf, choice))
+        for klass in np.flatnonzero(valid):
             members = measured & (queries.klass == klass)
             if members.any():
                 means[klass, target] = cost[members].mean()
-    per_class = np.where(
-        np.isfinite(means).any(axis=1), means.argmin(axis=1), int(overall.argmin())
-    )
+    per_class = np.where(np.isfinite(means).any(axis=1), means.argmin(axis=1), fallback)
     combined = request_cost(
         scenario, queries, run_policy(scenario, Fixed(per_class), queries, seed)
     )
     combined_mean = combined[measured].mean() if measured.any() else np.inf
-    facts = {"static_runs": float(system.num_targets + 1)}
-    if np.isfinite(overall).any() and overall.min() < combined_mean:
-        return np.full(classes, int(overall.argmin())), facts
+    facts = {"static_runs": float(len(runs) + 1)}
+    best_mean, best_choice = min(runs, key=lambda run: run[0], default=(np.inf, per_class))
+    if best_mean < combined_mean:
+        return best_choice, facts
     return per_class, facts
 
 

@@ -145,6 +145,22 @@ def _dense_layers(module) -> list[tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
+def _warm_start(model, weights: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Copy saved Q-network weights into a new DQN model (online and target networks)."""
+    import torch
+
+    layers = [m for m in model.q_net.q_net.modules() if isinstance(m, torch.nn.Linear)]
+    shapes = [tuple(layer.weight.shape) for layer in layers]
+    saved = [tuple(np.shape(weight)) for weight, _ in weights]
+    if shapes != saved:
+        raise InputError(f"the saved network has layers {saved}; the network to train has {shapes}")
+    with torch.no_grad():
+        for layer, (weight, bias) in zip(layers, weights):
+            layer.weight.copy_(torch.as_tensor(np.asarray(weight), dtype=layer.weight.dtype))
+            layer.bias.copy_(torch.as_tensor(np.asarray(bias), dtype=layer.bias.dtype))
+    model.q_net_target.load_state_dict(model.q_net.state_dict())
+
+
 def _extract(model, algorithm: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     if algorithm == "dqn":
         return _dense_layers(model.q_net.q_net), "relu"
@@ -162,6 +178,7 @@ def train_scheduler(
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
     settings: dict[str, Any] | None = None,
+    initial: LearnedScheduler | None = None,
 ) -> LearnedScheduler:
     """Train an agent on ``make_env()`` and return it as a scheduler.
 
@@ -181,6 +198,10 @@ def train_scheduler(
         ``progress(fraction)`` during training.
     settings : dict, optional
         Overrides of :data:`DQN_DEFAULTS` or :data:`PPO_DEFAULTS`.
+    initial : LearnedScheduler, optional
+        A trained DQN scheduler to continue from: its Q-network's weights
+        start the new model (exploration, replay buffer and optimiser start
+        afresh). PPO cannot continue: its file holds no value network.
 
     Returns
     -------
@@ -203,8 +224,15 @@ def train_scheduler(
     if algorithm == "dqn":
         options["learning_starts"] = min(options["learning_starts"], max(steps // 10, 1))
         model = DQN("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
+        if initial is not None:
+            _warm_start(model, initial.weights)
     else:
         options["n_steps"] = min(options["n_steps"], max(steps, options["batch_size"]))
+        if initial is not None:
+            raise InputError(
+                "a saved PPO policy cannot be trained further (its file holds no value "
+                "network); train from scratch or use it as it is"
+            )
         model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **options)
 
     curve: list[dict[str, float]] = []
@@ -224,7 +252,7 @@ def train_scheduler(
     weights, activation = _extract(model, algorithm)
     metadata = {
         "algorithm": algorithm,
-        "steps": int(steps),
+        "steps": int(steps) + int((initial.metadata or {}).get("steps", 0) if initial else 0),
         "seed": int(seed),
         "targets": list(system.targets),
         "classes": list(system.classes.names),
@@ -257,7 +285,8 @@ def obtain_scheduler(
     policy : str
         The policy's name, for the error when there is nothing to run.
     steps : int
-        Decisions of training (0: use the loaded weights as they are).
+        Decisions of training (0: use the loaded weights as they are); with a
+        loaded DQN network, training continues from its weights.
     load_policy, save_policy : Path, optional
         Files to start from and to write the result to.
     facts : dict, optional
@@ -276,9 +305,23 @@ def obtain_scheduler(
         scheduler = load_scheduler(load_policy)
         check_compatible(scheduler.metadata or {}, system, where=str(load_policy))
     if steps:
+        if scheduler is not None:
+            trained = (scheduler.metadata or {}).get("algorithm", algorithm)
+            if trained != algorithm:
+                raise InputError(
+                    f"{load_policy} holds a {trained} policy; it cannot be trained further "
+                    f"with {algorithm}",
+                    path=load_policy,
+                )
         started = time.perf_counter()
         scheduler = train_scheduler(
-            make_env, system, algorithm=algorithm, steps=steps, seed=seed, progress=progress
+            make_env,
+            system,
+            algorithm=algorithm,
+            steps=steps,
+            seed=seed,
+            progress=progress,
+            initial=scheduler,
         )
         if facts is not None:
             facts["training_seconds"] = time.perf_counter() - started

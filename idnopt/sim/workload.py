@@ -24,8 +24,9 @@ Processes (rates in queries/s, times in ms):
 from __future__ import annotations
 
 import csv
+import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -314,7 +315,9 @@ def draw_queries(
     return assemble_queries(times, service_cv, streams)
 
 
-def csv_rows(path: Path, needed: Sequence[str], what: str):
+def csv_rows(
+    path: Path, needed: Sequence[str], what: str
+) -> Iterator[tuple[int, list[str], dict[str, int]]]:
     """The non-blank rows of a CSV file with a header naming at least ``needed``.
 
     Yields ``(line, cells, at)``: the 1-based line number, the row's cells and
@@ -326,26 +329,42 @@ def csv_rows(path: Path, needed: Sequence[str], what: str):
         For an empty file, a missing column (line 1) or a row with another
         number of fields than the header (its line).
     """
-    with Path(path).open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise InputError(f"empty {what}: expected a header '{','.join(needed)}'", path=path)
-        columns = [name.strip() for name in header]
-        for name in needed:
-            if name not in columns:
-                raise InputError(
-                    f"missing column {name!r} (header: {', '.join(columns)})", path=path, line=1
-                )
-        at = {name: columns.index(name) for name in columns}
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(columns):
-                raise InputError(
-                    f"expected {len(columns)} fields, found {len(row)}", path=path, line=line
-                )
-            yield line, row, at
+    data = Path(path).read_bytes()
+    try:
+        # utf-8-sig: a byte-order mark some spreadsheets write is not part of the first name
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"not a UTF-8 text file: byte 0x{data[error.start]:02x} ({error.reason}); "
+            "save it as UTF-8",
+            path=path,
+            line=data[: error.start].count(b"\n") + 1,
+        ) from None
+    yield from _rows(csv.reader(io.StringIO(text, newline="")), path, needed, what)
+
+
+def _rows(
+    reader, path: Path, needed: Sequence[str], what: str
+) -> Iterator[tuple[int, list[str], dict[str, int]]]:
+    """The rows of :func:`csv_rows` (see there)."""
+    header = next(reader, None)
+    if header is None:
+        raise InputError(f"empty {what}: expected a header '{','.join(needed)}'", path=path)
+    columns = [name.strip() for name in header]
+    for name in needed:
+        if name not in columns:
+            raise InputError(
+                f"missing column {name!r} (header: {', '.join(columns)})", path=path, line=1
+            )
+    at = {name: columns.index(name) for name in columns}
+    for line, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(columns):
+            raise InputError(
+                f"expected {len(columns)} fields, found {len(row)}", path=path, line=line
+            )
+        yield line, row, at
 
 
 def read_arrival_trace(
