@@ -18,7 +18,7 @@ Q-learning choosing only the tier, always with the most accurate variant
 reduction of Q-learning's (and DQN's) mean response time against it, and
 their accuracy loss against it, are reported per scenario.
 
-    python benchmarks/offloading/bench_offloading.py --jobs 2      # about 15 min on 2 cores
+    python benchmarks/offloading/bench_offloading.py --jobs 2      # about 5 min on 2 cores
     python benchmarks/offloading/bench_offloading.py --quick
 """
 
@@ -165,7 +165,7 @@ def summarise(records: list[dict], arguments) -> tuple[str, list[dict]]:
                     values["below_floor_share"],
                     values["cost_over_bound"],
                     row["cost_over_oracle"],
-                    "" if reduction is None else f"{100 * reduction:+.1f} %",
+                    "" if reduction is None else f"{-100 * reduction:+.1f} %".replace("-", "−"),
                     "" if accuracy_drop is None else f"{accuracy_drop:.2f}",
                 ]
             )
@@ -178,7 +178,7 @@ def summarise(records: list[dict], arguments) -> tuple[str, list[dict]]:
         "below floor",
         "cost / bound",
         "cost / oracle",
-        "response vs offload-only",
+        "response change vs offload-only",
         "accuracy drop vs offload-only (points)",
     ]
     return markdown_table(header, rows), table

@@ -31,7 +31,8 @@ All randomness comes from the environment's ``np_random``: each episode's
 queries are drawn by ``sample(self.np_random)``.
 
 Stable-Baselines3's DQN has no action masking: a target that cannot serve
-the query's class is a legal action whose query is dropped (reward 0).
+the query's class is a legal action whose query is dropped (reward 0, or
+minus the clip with ``"response"``).
 """
 
 from __future__ import annotations

@@ -302,8 +302,9 @@ def draw_queries(
     scale : float
         Multiplies every rate (the load of a sweep); replayed times are kept as they are.
     start : float
-        First arrival time (ms) drawn: a window of a longer run (the processes'
-        schedules keep their absolute times).
+        First arrival time (ms) drawn: a window of a longer run. Scheduled
+        steps and diurnal waves keep their absolute times; a Markov-modulated
+        process starts its chain afresh (in its first state) at ``start``.
     """
     times = []
     for index, (process, rate) in enumerate(zip(processes, rates)):
