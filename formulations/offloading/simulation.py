@@ -76,7 +76,7 @@ class OffloadingSimulationParameters(SimulationParameters):
     load_policy: Path | None = Field(None, description="read the trained policy from this file")
     episode: float = Field(60.0, gt=0, description="seconds of arrivals per training episode")
     exploration_steps: float = Field(
-        5_000.0, gt=0, description="q-learning: time constant (decisions) of the exploration's decay"
+        5_000.0, gt=0, description="q-learning: decisions per e-fold decay of exploration"
     )
     final_epsilon: float = Field(0.02, ge=0, le=1, description="q-learning: final exploration")
     window: float = Field(10.0, gt=0, description="seconds per point of the cost series")
