@@ -37,8 +37,11 @@ from idnopt.formulations.offloading.simulation import (
     lower_bound,
     make_env,
     request_cost,
+    run_policy,
     run_simulation,
     scheduler_for,
+    summarize_run,
+    train_tabular,
 )
 
 __all__ = [
@@ -63,6 +66,9 @@ __all__ = [
     "lower_bound",
     "make_env",
     "request_cost",
+    "run_policy",
     "run_simulation",
     "scheduler_for",
+    "summarize_run",
+    "train_tabular",
 ]

@@ -38,7 +38,7 @@ from idnopt.formulations.serving.compiled import draw as draw_serving
 from idnopt.sim.engine import Streams
 from idnopt.sim.links import MS_PER_MB_AT_1_MBIT
 from idnopt.sim.system import Deployments, ServingSystem
-from idnopt.sim.workload import Mmpp, Queries
+from idnopt.sim.workload import ArrivalProcess, Mmpp, Queries
 
 TIERS = ("local", "edge", "cloud")
 """Where a request can be served, in target order."""
@@ -73,7 +73,7 @@ class OffloadingScenario:
     """
 
     system: ServingSystem
-    processes: list
+    processes: list[ArrivalProcess | np.ndarray]
     rates: np.ndarray
     devices: tuple[str, ...]
     class_device: np.ndarray

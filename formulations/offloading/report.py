@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from idnopt.formulations.offloading.compiled import OffloadingScenario
 from idnopt.result import Result, Status
-from idnopt.sim.engine import SimulationParameters
 from idnopt.sim.metrics import latency_values, summarize
 from idnopt.sim.outcome import Outcome, measured_mask
 from idnopt.sim.workload import Queries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idnopt.formulations.offloading.simulation import OffloadingSimulationParameters
 
 
 def fill_result(
     scenario: OffloadingScenario,
     queries: Queries,
     outcome: Outcome,
-    parameters: SimulationParameters,
+    parameters: OffloadingSimulationParameters,
     *,
     policy: str,
     seconds: float = 0.0,

@@ -26,8 +26,9 @@ the cost and accuracy over training.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
@@ -46,6 +47,9 @@ from idnopt.sim.engine import SimulationParameters, Streams
 from idnopt.sim.outcome import Outcome, measured_mask, penalised_response
 from idnopt.sim.scheduling import Scheduler, simulate
 from idnopt.sim.workload import Queries
+
+if TYPE_CHECKING:  # pragma: no cover
+    from idnopt.sim.env import ServingEnv
 
 POLICIES = (
     "q-learning",
@@ -136,7 +140,7 @@ def run_policy(
     scheduler: Scheduler,
     queries: Queries,
     seed: int,
-    progress=None,
+    progress: Callable[[float], None] | None = None,
 ) -> Outcome:
     """Simulate ``queries`` under ``scheduler`` and check conservation."""
     outcome = simulate(
@@ -190,9 +194,11 @@ def best_static(
     return per_class, facts
 
 
-def make_env(scenario: OffloadingScenario, parameters: OffloadingSimulationParameters):
+def make_env(
+    scenario: OffloadingScenario, parameters: OffloadingSimulationParameters
+) -> ServingEnv:
     """The Gymnasium environment: episodes at random times of the run, ``response`` reward."""
-    from idnopt.sim.env import ServingEnv
+    from idnopt.sim.env import ServingEnv  # gymnasium is imported only here
 
     length = 1000.0 * parameters.episode
     latest = max(parameters.duration_ms - length, 0.0)
@@ -210,7 +216,7 @@ def train_tabular(
     scheduler: TabularQ,
     parameters: OffloadingSimulationParameters,
     steps: int,
-    progress=None,
+    progress: Callable[[float], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train ``scheduler`` for about ``steps`` decisions on episodes of other seeds.
 

@@ -45,7 +45,7 @@ import numpy as np
 from gymnasium import spaces
 
 from idnopt.sim.fast import Engine
-from idnopt.sim.outcome import penalised_response
+from idnopt.sim.outcome import Outcome, penalised_response
 from idnopt.sim.scheduling import (
     OBSERVATION_CLIP,
     SchedulingView,
@@ -135,7 +135,9 @@ class ServingEnv(gym.Env):
         self._engine.advance(float(queries.time[0]))
         return encode_observation(self._view, 0), {"query": 0}
 
-    def step(self, action) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(
+        self, action: int | np.integer
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Send the current query to target ``action`` and run to the next query."""
         engine, queries = self._engine, self._queries
         if engine is None or queries is None:
@@ -198,7 +200,7 @@ class ServingEnv(gym.Env):
         return summary
 
     @property
-    def outcome(self):
+    def outcome(self) -> Outcome | None:
         """Outcome of the current episode so far (complete once it terminated)."""
         return None if self._engine is None else self._engine.outcome
 

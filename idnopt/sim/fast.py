@@ -373,7 +373,9 @@ class Engine:
         ahead = sorted(v for q, v in self.inflight[self._head[index]].items() if q != query)
         return self.queues[index].predict(arrival, work, ahead)
 
-    def run(self, choose: Callable[[int], int], progress: Callable[[float], None] | None = None):
+    def run(
+        self, choose: Callable[[int], int], progress: Callable[[float], None] | None = None
+    ) -> Outcome:
         """Decide every query with ``choose(query) -> target``, then drain; returns the outcome."""
         times = self._time
         heap = self.heap
