@@ -12,9 +12,9 @@ hindsight and a clairvoyant per-request oracle, with a lower bound no policy
 can beat.
 
 Modules: :mod:`.schema` (scenario files), :mod:`.compiled` (tier x variant
-targets, conditions per request), :mod:`.policies`, :mod:`.simulation`,
-:mod:`.report` (results in the scenario's words), :mod:`.generator`,
-:mod:`.methods` (the ``FAMILY`` object).
+targets, conditions per request), :mod:`.cost` (request cost, lower bound),
+:mod:`.policies`, :mod:`.simulation`, :mod:`.report` (results in the
+scenario's words), :mod:`.generator`, :mod:`.methods` (the ``FAMILY`` object).
 """
 
 from idnopt.formulations.offloading.compiled import (

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from idnopt.formulations.offloading.compiled import OffloadingScenario
+from idnopt.formulations.offloading.cost import lower_bound, request_cost
 from idnopt.result import Result, Status
 from idnopt.sim.metrics import latency_values, summarize
 from idnopt.sim.outcome import Outcome, measured_mask
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from idnopt.formulations.offloading.simulation import OffloadingSimulationParameters
 
 
-def fill_result(
+def summarize_run(
     scenario: OffloadingScenario,
     queries: Queries,
     outcome: Outcome,
@@ -25,13 +26,13 @@ def fill_result(
     policy: str,
     seconds: float = 0.0,
 ) -> Result:
-    """The result of one run (see :mod:`~idnopt.formulations.offloading.simulation`).
+    """The result of one run: objective, bound, metrics and tables.
+
+    See :mod:`~idnopt.formulations.offloading.simulation` for what they hold.
 
     ``parameters`` gives the warm-up, the duration and the ``window`` (seconds
     per point of the cost series).
     """
-    from idnopt.formulations.offloading.simulation import lower_bound, request_cost
-
     system = scenario.system
     measured = measured_mask(queries, parameters.warmup_ms)
     count = int(measured.sum())

@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from idnopt.formulations.offloading.compiled import OffloadingScenario, compile_offloading, draw
+from idnopt.formulations.offloading.cost import lower_bound, request_cost
 from idnopt.formulations.offloading.policies import (
     Fixed,
     Greedy,
@@ -41,10 +42,11 @@ from idnopt.formulations.offloading.policies import (
     TabularQ,
     Tier,
 )
+from idnopt.formulations.offloading.report import summarize_run
 from idnopt.formulations.offloading.schema import OffloadingInstance
 from idnopt.result import Result
 from idnopt.sim.engine import SimulationParameters, Streams
-from idnopt.sim.outcome import Outcome, measured_mask, penalised_response
+from idnopt.sim.outcome import Outcome, measured_mask
 from idnopt.sim.scheduling import Scheduler, simulate
 from idnopt.sim.workload import Queries
 
@@ -87,52 +89,6 @@ class OffloadingSimulationParameters(SimulationParameters):
     algorithm: Literal["dqn", "ppo"] = Field(
         "dqn", description="learner behind policy 'dqn' (ppo: Stable-Baselines3 PPO, to compare)"
     )
-
-
-def request_cost(scenario: OffloadingScenario, queries: Queries, outcome: Outcome) -> np.ndarray:
-    """Cost (ms) of every request: response time plus the accuracy penalty (``inf`` if dropped)."""
-    system = scenario.system
-    deployment = np.maximum(outcome.deployment, 0)
-    cost = penalised_response(
-        outcome.finish - queries.time,
-        system.deployments.accuracy[deployment],
-        system.classes.min_accuracy[queries.klass],
-        scenario.penalty,
-    )
-    return np.where(outcome.served, cost, np.inf)
-
-
-def lower_bound(scenario: OffloadingScenario, queries: Queries) -> np.ndarray:
-    """Per request, the least cost any target gives it when nothing waits (ms).
-
-    With this request's own draws (service factor, jitter, bandwidth and load
-    at its arrival): no policy, however informed, can do better on any
-    request, so the mean is a lower bound on every policy's objective.
-    """
-    system = scenario.system
-    klass = queries.klass
-    table = system.target_deployment[klass]
-    valid = table >= 0
-    safe = np.maximum(table, 0)
-    rows = klass[:, None]
-    deployments = system.deployments
-    slow = np.where(deployments.loaded[safe], queries.compute_factor[:, None], 1.0)
-    jitter = system.jitter[rows, safe]
-    cost = (
-        system.uplink[rows, safe]
-        + system.downlink[rows, safe]
-        + queries.network_factor[:, None]
-        * (system.transfer_up[rows, safe] + system.transfer_down[rows, safe])
-        + (queries.jitter_up + queries.jitter_down)[:, None] * jitter
-        + deployments.latency[safe] * queries.service_factor[:, None] * slow
-    )
-    cost = penalised_response(
-        cost,
-        deployments.accuracy[safe],
-        system.classes.min_accuracy[klass][:, None],
-        scenario.penalty,
-    )
-    return np.where(valid, cost, np.inf).min(axis=1)
 
 
 def run_policy(
@@ -349,21 +305,6 @@ def run_simulation(
     if curve:
         result.tables["training"] = curve
     return result
-
-
-def summarize_run(
-    scenario: OffloadingScenario,
-    queries: Queries,
-    outcome: Outcome,
-    parameters: OffloadingSimulationParameters,
-    *,
-    policy: str,
-    seconds: float = 0.0,
-) -> Result:
-    """The result of one run: objective, bound, metrics and tables (see the module notes)."""
-    from idnopt.formulations.offloading.report import fill_result
-
-    return fill_result(scenario, queries, outcome, parameters, policy=policy, seconds=seconds)
 
 
 __all__ = [
