@@ -2,9 +2,7 @@
 
 Both start from the same incumbent and both return a proven gap.
 
-``branch-and-bound`` (default): the load-priced bound of
-:mod:`~idnopt.formulations.pamdi.capacity` (at most ``CAPACITY_SHARE`` of the
-time), then :mod:`~idnopt.formulations.pamdi.search`; the larger bound is kept.
+``branch-and-bound`` (default): :mod:`~idnopt.formulations.pamdi.search`.
 
 ``milp`` (through the Program backends):
 
@@ -41,7 +39,6 @@ from idnopt.formulations.pamdi.baselines import (
     mdi_llm_split,
     per_hop_split,
 )
-from idnopt.formulations.pamdi.capacity import capacity_bound
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, Split, evaluate_split
 from idnopt.formulations.pamdi.descent import descend
@@ -170,10 +167,6 @@ def solve_exact(
     )
 
 
-CAPACITY_SHARE = 0.15
-"""Largest share of the solver time spent on the capacity bound before the search."""
-
-
 def _branch(
     compiled: Compiled,
     call: Call,
@@ -185,14 +178,6 @@ def _branch(
 ) -> ExactOutcome:
     remaining = call.budget.solver_time()
     deadline = None if remaining is None else time.perf_counter() + remaining
-    if incumbent is not None:
-        with call.phase("bound"):
-            share = None if remaining is None else time.perf_counter() + CAPACITY_SHARE * remaining
-            lower = max(lower, capacity_bound(compiled, incumbent.objective, deadline=share))
-        if lower >= incumbent.objective * (1 - tolerance):
-            history = [{"nodes": 0, "root_bound": lower, "seconds": time.perf_counter() - started}]
-            message = "the capacity bound meets the incumbent"
-            return ExactOutcome(Status.OPTIMAL, incumbent, lower, 0, message, history, seed)
     with call.phase("search"):
         found = branch_and_bound(compiled, incumbent, tolerance=tolerance / 10, deadline=deadline)
     lower = max(lower, found.lower) if math.isfinite(found.lower) else found.lower
