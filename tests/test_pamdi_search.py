@@ -194,3 +194,26 @@ def test_a_stopped_search_reports_a_valid_bound():
         stopped = branch_and_bound(compiled, start, deadline=time.perf_counter() + seconds)
         assert stopped.lower <= optimum * (1 + 1e-9)
         assert stopped.incumbent.objective >= optimum * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_sequential_start_is_valid_and_never_worse_than_its_fallback(seed):
+    from idnopt.formulations.pamdi.compiled import compile_instance
+    from idnopt.formulations.pamdi.delay import evaluate_split
+    from idnopt.formulations.pamdi.descent import sequential_split
+    from idnopt.formulations.pamdi.exact import SEEDS, best_seed
+
+    compiled = compile_instance(
+        FAMILY.generator.generate(devices=6, layers=12, sources=4, seed=seed)
+    )
+    seeds = [evaluate_split(compiled, make(compiled)) for make in SEEDS.values()]
+    feasible = [e for e in seeds if e.feasible]
+    if not feasible:
+        pytest.skip("no feasible seed split")
+    fallback = min(feasible, key=lambda e: e.objective)
+    split = sequential_split(compiled, fallback.split)
+    assert len(split) == compiled.num_sources
+    for source, devices in enumerate(split):
+        assert len(devices) == compiled.chains[source].length
+    chosen, _ = best_seed(compiled)
+    assert chosen.objective <= fallback.objective + 1e-9

@@ -41,7 +41,7 @@ from idnopt.formulations.pamdi.baselines import (
 )
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, Split, evaluate_split
-from idnopt.formulations.pamdi.descent import descend
+from idnopt.formulations.pamdi.descent import descend, sequential_split
 from idnopt.formulations.pamdi.milp import (
     build_milp,
     decode_split,
@@ -110,17 +110,34 @@ class ExactOutcome:
 
 
 def best_seed(compiled: Compiled, deadline: float | None = None) -> tuple[Evaluation | None, str]:
-    """The best feasible seed split, improved by descent (``None`` when no seed is feasible)."""
+    """The best feasible split from the seeds, improved by descent (``None``: none feasible).
+
+    The best of :data:`SEEDS` is descended, and so is the sequential
+    placement started from it
+    (:func:`~idnopt.formulations.pamdi.descent.sequential_split`), which
+    often descends further because each source already sees the others' load.
+    """
     best, name = None, ""
     for label, make in SEEDS.items():
         evaluation = evaluate_split(compiled, make(compiled))
         if evaluation.feasible and (best is None or evaluation.objective < best.objective):
             best, name = evaluation, label
-    if best is not None:
-        improved = descend(compiled, best.split, deadline=deadline)
-        if improved.objective < best.objective:
-            return improved, f"{name}+descent"
-    return best, name
+    if best is None:
+        return None, ""
+    starts = [(best, name)]
+    sequential = evaluate_split(compiled, sequential_split(compiled, best.split))
+    if sequential.feasible:
+        starts.append((sequential, f"sequential from {name}"))
+    chosen, chosen_name = best, name
+    for start, label in starts:
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        improved = descend(compiled, start.split, deadline=deadline)
+        if improved.objective < start.objective:
+            start, label = improved, f"{label}+descent"
+        if start.objective < chosen.objective:
+            chosen, chosen_name = start, label
+    return chosen, chosen_name
 
 
 def solve_exact(
