@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
@@ -45,7 +44,8 @@ from idnopt.formulations.offloading.policies import (
 from idnopt.formulations.offloading.report import summarize_run
 from idnopt.formulations.offloading.schema import OffloadingInstance
 from idnopt.result import Result
-from idnopt.sim.engine import SimulationParameters, Streams
+from idnopt.sim.engine import Streams
+from idnopt.sim.learning import TRAINING_SEED_OFFSET, LearningParameters
 from idnopt.sim.outcome import Outcome, measured_mask
 from idnopt.sim.scheduling import Scheduler, simulate
 from idnopt.sim.workload import Queries
@@ -67,28 +67,19 @@ POLICIES = (
 """Policies of ``idnopt simulate`` on an offloading scenario; the first is the default."""
 
 LEARNED = ("q-learning", "dqn", "offload-only")
-TRAINING_SEED_OFFSET = 1_000_003
 TRAINING_SHARE = 0.9
 
 
-class OffloadingSimulationParameters(SimulationParameters):
+class OffloadingSimulationParameters(LearningParameters):
     """Options of the offloading simulation."""
 
     load: float = Field(1.0, gt=0, description="multiplies every arrival rate (users)")
-    train_steps: int | None = Field(
-        None, ge=0, description="decisions of training for learned policies (default 20000)"
-    )
-    save_policy: Path | None = Field(None, description="write the trained policy here")
-    load_policy: Path | None = Field(None, description="read the trained policy from this file")
     episode: float = Field(60.0, gt=0, description="seconds of arrivals per training episode")
     exploration_steps: float = Field(
         5_000.0, gt=0, description="q-learning: decisions per e-fold decay of exploration"
     )
     final_epsilon: float = Field(0.02, ge=0, le=1, description="q-learning: final exploration")
     window: float = Field(10.0, gt=0, description="seconds per point of the cost series")
-    algorithm: Literal["dqn", "ppo"] = Field(
-        "dqn", description="learner behind policy 'dqn' (ppo: Stable-Baselines3 PPO, to compare)"
-    )
 
 
 def run_policy(
@@ -232,13 +223,11 @@ def scheduler_for(
         return Fixed(targets), facts, []
     if policy not in LEARNED:
         raise ValueError(f"unknown policy {policy!r}")
-    steps = parameters.train_steps
-    if steps is None:
-        steps = 0 if parameters.load_policy is not None else 20_000
+    steps = parameters.training_steps()
     report = parameters.progress
     training = None if report is None else (lambda done: report(TRAINING_SHARE * done))
     if policy == "dqn":
-        scheduler = _deep(scenario, parameters, steps, training, facts)
+        scheduler = _deep(scenario, parameters, training, facts)
         curve = (scheduler.metadata or {}).get("curve", []) if steps else []
         return scheduler, facts, [{k: v for k, v in row.items() if k != "queries"} for row in curve]
     variants = "most-accurate" if policy == "offload-only" else "all"
@@ -266,18 +255,14 @@ def scheduler_for(
     return scheduler, facts, curve
 
 
-def _deep(scenario, parameters, steps, training, facts) -> Scheduler:
+def _deep(scenario, parameters, training, facts) -> Scheduler:
     from idnopt.sim.learning import obtain_scheduler
 
     return obtain_scheduler(
         lambda: make_env(scenario, parameters),
         scenario.system,
+        parameters,
         policy="dqn",
-        steps=steps,
-        load_policy=parameters.load_policy,
-        save_policy=parameters.save_policy,
-        algorithm=parameters.algorithm,
-        seed=parameters.seed + TRAINING_SEED_OFFSET,
         progress=training,
         facts=facts,
     )

@@ -24,7 +24,6 @@ application's latency samples (``latency:<application>``) for CDFs.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -33,7 +32,8 @@ from pydantic import Field
 from idnopt.formulations.serving.compiled import Scenario, compile_scenario, draw
 from idnopt.formulations.serving.schema import ServingInstance
 from idnopt.result import Result, Status
-from idnopt.sim.engine import SimulationParameters, Streams
+from idnopt.sim.engine import Streams
+from idnopt.sim.learning import LearningParameters
 from idnopt.sim.metrics import latency_values
 from idnopt.sim.outcome import (
     application_metrics,
@@ -58,11 +58,8 @@ POLICIES = (
 TRAINING_SHARE = 0.9
 """Share of the progress bar given to training when ``aset`` trains before simulating."""
 
-TRAINING_SEED_OFFSET = 1_000_003
-"""Added to the run's seed for the training episodes (they never replay the measured queries)."""
 
-
-class ServingSimulationParameters(SimulationParameters):
+class ServingSimulationParameters(LearningParameters):
     """Options of the serving simulation."""
 
     load: float = Field(1.0, gt=0, description="multiplies every arrival rate")
@@ -73,13 +70,6 @@ class ServingSimulationParameters(SimulationParameters):
         None, ge=0, description="ms between load reports (default: the scenario's; 0: exact)"
     )
     window: float = Field(1.0, gt=0, description="seconds per point of the on-time series")
-    train_steps: int | None = Field(
-        None, ge=0, description="decisions of training for aset (default 20000 unless loaded)"
-    )
-    save_policy: Path | None = Field(None, description="write the trained aset policy here")
-    load_policy: Path | None = Field(None, description="read the aset policy from this file")
-    algorithm: Literal["dqn", "ppo"] = Field("dqn", description="learning algorithm of aset")
-    episode: float = Field(10.0, gt=0, description="seconds of arrivals per training episode")
     alpha: float = Field(100.0, ge=0, description="placement: ms of IDN cost per unit of accuracy")
 
 
@@ -129,19 +119,12 @@ def make_env(scenario: Scenario, parameters: ServingSimulationParameters):
 def _learned(scenario: Scenario, parameters: ServingSimulationParameters, facts) -> Scheduler:
     from idnopt.sim.learning import obtain_scheduler
 
-    steps = parameters.train_steps
-    if steps is None:
-        steps = 0 if parameters.load_policy is not None else 20_000
     report = parameters.progress
     return obtain_scheduler(
         lambda: make_env(scenario, parameters),
         scenario.system,
+        parameters,
         policy="aset",
-        steps=steps,
-        load_policy=parameters.load_policy,
-        save_policy=parameters.save_policy,
-        algorithm=parameters.algorithm,
-        seed=parameters.seed + TRAINING_SEED_OFFSET,
         progress=None if report is None else lambda done: report(TRAINING_SHARE * done),
         facts=facts,
     )

@@ -21,11 +21,13 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from idnopt.errors import InputError
+from idnopt.sim.engine import SimulationParameters
 from idnopt.sim.scheduling import Scheduler, encode_observation, observation_size
 from idnopt.sim.system import ServingSystem
 
@@ -263,32 +265,59 @@ def train_scheduler(
     return LearnedScheduler(weights=weights, activation=activation, metadata=metadata)
 
 
+DEFAULT_TRAIN_STEPS = 20_000
+"""Decisions of training of a learned policy when neither steps nor a policy file are given."""
+
+TRAINING_SEED_OFFSET = 1_000_003
+"""Added to a run's seed for its training episodes (they never replay the measured queries)."""
+
+
+class LearningParameters(SimulationParameters):
+    """Simulation options of a family with learned policies (``idnopt simulate`` flags)."""
+
+    train_steps: int | None = Field(
+        None,
+        ge=0,
+        description="decisions of training of a learned policy (default 20000 unless loaded)",
+    )
+    save_policy: Path | None = Field(None, description="write the trained policy here")
+    load_policy: Path | None = Field(None, description="read the trained policy from this file")
+    algorithm: Literal["dqn", "ppo"] = Field(
+        "dqn", description="deep learner (ppo: Stable-Baselines3 PPO, for comparison)"
+    )
+    episode: float = Field(10.0, gt=0, description="seconds of arrivals per training episode")
+
+    def training_steps(self) -> int:
+        """Decisions to train: ``train_steps``, else none after a load, else the default."""
+        if self.train_steps is not None:
+            return self.train_steps
+        return 0 if self.load_policy is not None else DEFAULT_TRAIN_STEPS
+
+
 def obtain_scheduler(
     make_env: Callable[[], Any],
     system: ServingSystem,
+    parameters: LearningParameters,
     *,
     policy: str,
-    steps: int,
-    load_policy: Path | None = None,
-    save_policy: Path | None = None,
-    algorithm: str = "dqn",
-    seed: int = 0,
     progress: Callable[[float], None] | None = None,
     facts: dict[str, float] | None = None,
 ) -> LearnedScheduler:
-    """A learned scheduler read from ``load_policy``, trained further for ``steps``, saved.
+    """A learned scheduler read from ``load_policy``, trained further, saved to ``save_policy``.
 
     Parameters
     ----------
-    make_env, system, algorithm, seed, progress
+    make_env, system
         As for :func:`train_scheduler`.
+    parameters : LearningParameters
+        The run's options: steps (:meth:`LearningParameters.training_steps`;
+        with a loaded DQN network, training continues from its weights),
+        files, algorithm, and the seed (training uses it plus
+        :data:`TRAINING_SEED_OFFSET`).
     policy : str
         The policy's name, for the error when there is nothing to run.
-    steps : int
-        Decisions of training (0: use the loaded weights as they are); with a
-        loaded DQN network, training continues from its weights.
-    load_policy, save_policy : Path, optional
-        Files to start from and to write the result to.
+    progress : callable, optional
+        ``progress(fraction)`` during training.
     facts : dict, optional
         Receives ``training_seconds`` and ``training_steps`` when it trains.
 
@@ -296,10 +325,12 @@ def obtain_scheduler(
     ------
     InputError
         When there is neither a file to load nor training to do, or the file
-        was trained for another system.
+        was trained for another system or algorithm.
     """
     import time
 
+    load_policy, algorithm = parameters.load_policy, parameters.algorithm
+    steps = parameters.training_steps()
     scheduler = None
     if load_policy is not None:
         scheduler = load_scheduler(load_policy)
@@ -319,7 +350,7 @@ def obtain_scheduler(
             system,
             algorithm=algorithm,
             steps=steps,
-            seed=seed,
+            seed=parameters.seed + TRAINING_SEED_OFFSET,
             progress=progress,
             initial=scheduler,
         )
@@ -328,8 +359,8 @@ def obtain_scheduler(
             facts["training_steps"] = float(steps)
     if scheduler is None:
         raise InputError(f"policy {policy!r} needs train_steps > 0 or a load_policy file")
-    if save_policy is not None:
-        save_scheduler(scheduler, save_policy)
+    if parameters.save_policy is not None:
+        save_scheduler(scheduler, parameters.save_policy)
     return scheduler
 
 
