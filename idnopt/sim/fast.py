@@ -104,10 +104,11 @@ class Engine:
         self._loaded = deployments.loaded.tolist()
         head = deployments.pool_head().tolist()
         self._head = head
-        self._members = [
-            [m for m in range(count) if head[m] == head[index]] for index in range(count)
-        ]
-        self._pooled = any(len(members) > 1 for members in self._members)
+        by_pool: dict[int, list[int]] = {}
+        for index, first in enumerate(head):
+            by_pool.setdefault(first, []).append(index)
+        self._members = [by_pool[first] for first in head]  # the deployments of each one's pool
+        self._pooled = len(by_pool) < count
         nan = float("nan")
         self._target = [-1] * size
         self._deployment = [-1] * size

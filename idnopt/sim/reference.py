@@ -211,6 +211,7 @@ def simulate_reference(
     outcome = Outcome.empty(len(queries), len(deployments))
     stations: list = []
     head = deployments.pool_head()
+    pool_members = [np.flatnonzero(deployments.pool == group) for group in deployments.pool]
     for index in range(len(deployments)):
         if head[index] != index:  # a pool's deployments share its first one's servers
             stations.append(stations[head[index]])
@@ -287,8 +288,7 @@ def simulate_reference(
             if index < 0:
                 continue
             outcome.deployment[query] = index
-            pool = deployments.pool == deployments.pool[index]
-            state.own[system.classes.ingress[klass], pool] += state.per_query[index]
+            state.own[system.classes.ingress[klass], pool_members[index]] += state.per_query[index]
             env.process(query_process(query, index))
 
     env.process(arrivals())
