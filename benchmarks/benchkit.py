@@ -74,6 +74,18 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def results_writers(folder: Path):
+    """``(save_json(name, data), save_markdown(name, text))`` writing ``<folder>/<name>.*``."""
+
+    def save_json(name: str, data: Any) -> Path:
+        return write_json(folder / f"{name}.json", data)
+
+    def save_markdown(name: str, text: str) -> Path:
+        return write_text(folder / f"{name}.md", text)
+
+    return save_json, save_markdown
+
+
 def markdown_table(header: list[str], rows: list[list[Any]], *, digits: str = ".3f") -> str:
     """A GitHub markdown table, numbers right-aligned; floats below 1,000 in ``digits`` format."""
 

@@ -21,14 +21,8 @@ def machine() -> dict[str, Any]:
     return benchkit.machine(PACKAGES)
 
 
-def save_json(name: str, data: Any) -> Path:
-    """``results/<name>.json``."""
-    return benchkit.write_json(RESULTS / f"{name}.json", data)
-
-
-def save_markdown(name: str, text: str) -> Path:
-    """``results/<name>.md``."""
-    return benchkit.write_text(RESULTS / f"{name}.md", text)
+save_json, save_markdown = benchkit.results_writers(RESULTS)
+"""``results/<name>.json`` and ``results/<name>.md``."""
 
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
