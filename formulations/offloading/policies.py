@@ -28,6 +28,7 @@ floor (:func:`idnopt.sim.outcome.penalised_response`).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,51 +53,64 @@ BACKLOG_BINS = (0.1, 0.5)
 Q_TABLE_FORMAT = "idnopt-q-table"
 
 
-class _CostTables:
-    """Per-class arrays every offloading policy reads, built once per run."""
+@dataclass(frozen=True, eq=False)
+class CostTables:
+    """(classes, targets) arrays every offloading policy reads (built once per scenario).
 
-    def cost_tables(self, scenario: OffloadingScenario) -> None:
-        """Per class and target: fixed and scaled delays, service, loaded flags, penalties."""
-        system = scenario.system
-        table = system.target_deployment
-        valid = table >= 0
-        safe = np.maximum(table, 0)
-        classes = np.arange(len(system.classes))[:, None]
-        deployments = system.deployments
-        self.valid_ = valid
-        self.fixed_ = np.where(
-            valid, system.uplink[classes, safe] + system.downlink[classes, safe], 0
-        )
-        self.fixed_ += np.where(valid, 2.0 * system.jitter[classes, safe], 0.0)
-        self.scaled_ = np.where(
-            valid, system.transfer_up[classes, safe] + system.transfer_down[classes, safe], 0.0
-        )
-        self.service_ = np.where(valid, deployments.latency[safe], np.inf)
-        self.loaded_ = np.where(valid, deployments.loaded[safe], False)
-        self.penalty_ = np.where(
-            valid,
-            penalised_response(
-                0.0,
-                deployments.accuracy[safe],
-                system.classes.min_accuracy[:, None],
-                scenario.penalty,
-            ),
-            np.inf,
-        )
+    Attributes
+    ----------
+    valid : numpy.ndarray
+        Whether the class can use the target.
+    fixed, scaled : numpy.ndarray
+        Round-trip delay (ms, mean jitter included) that does not vary, and the
+        transfer time over the access link at nominal bandwidth (scaled by a
+        request's network factor).
+    service : numpy.ndarray
+        Nominal service time (ms; ``inf`` where not valid).
+    loaded : numpy.ndarray
+        Whether the service time is scaled by the device's load.
+    penalty : numpy.ndarray
+        Accuracy penalty (ms; ``inf`` where not valid).
+    """
+
+    valid: np.ndarray
+    fixed: np.ndarray
+    scaled: np.ndarray
+    service: np.ndarray
+    loaded: np.ndarray
+    penalty: np.ndarray
 
     def nominal(self) -> np.ndarray:
-        """(classes, targets) cost with nominal conditions and no waiting."""
-        return self.fixed_ + self.scaled_ + self.service_ + self.penalty_
+        """Cost with nominal conditions and no waiting (``inf``: cannot serve)."""
+        return self.fixed + self.scaled + self.service + self.penalty
 
 
-def nominal_costs(scenario: OffloadingScenario) -> np.ndarray:
-    """(classes, targets) cost with nominal conditions and no waiting (``inf``: cannot serve)."""
-    tables = _CostTables()
-    tables.cost_tables(scenario)
-    return tables.nominal()
+def cost_tables(scenario: OffloadingScenario) -> CostTables:
+    """The :class:`CostTables` of ``scenario``."""
+    system = scenario.system
+    table = system.target_deployment
+    valid = table >= 0
+    safe = np.maximum(table, 0)
+    classes = np.arange(len(system.classes))[:, None]
+    deployments = system.deployments
+    round_trip = system.uplink + system.downlink + 2.0 * system.jitter
+    penalty = penalised_response(
+        0.0,
+        deployments.accuracy[safe],
+        system.classes.min_accuracy[:, None],
+        scenario.penalty,
+    )
+    return CostTables(
+        valid=valid,
+        fixed=np.where(valid, round_trip[classes, safe], 0.0),
+        scaled=np.where(valid, (system.transfer_up + system.transfer_down)[classes, safe], 0.0),
+        service=np.where(valid, deployments.latency[safe], np.inf),
+        loaded=np.where(valid, deployments.loaded[safe], False),
+        penalty=np.where(valid, penalty, np.inf),
+    )
 
 
-class Tier(Scheduler, _CostTables):
+class Tier(Scheduler):
     """Every request to one tier, with the variant of least nominal cost there.
 
     Parameters
@@ -121,8 +135,10 @@ class Tier(Scheduler, _CostTables):
     def prepare(self) -> None:  # noqa: D102
         if self.tier not in TIERS:
             raise ValueError(f"tier must be one of {TIERS}, not {self.tier!r}")
-        self.cost_tables(self.scenario)
-        cost = np.where(self.scenario.target_tier == TIERS.index(self.tier), self.nominal(), np.inf)
+        self.costs_ = cost_tables(self.scenario)
+        cost = np.where(
+            self.scenario.target_tier == TIERS.index(self.tier), self.costs_.nominal(), np.inf
+        )
         if not np.isfinite(cost.min(axis=1)).all():
             missing = np.flatnonzero(~np.isfinite(cost.min(axis=1)))[0]
             raise InputError(
@@ -165,7 +181,7 @@ class Fixed(Scheduler):
         return self.best_[queries.klass]
 
 
-class Greedy(Scheduler, _CostTables):
+class Greedy(Scheduler):
     """The least estimated cost: current bandwidth and load, reported backlog, nominal service."""
 
     name = "greedy"
@@ -176,27 +192,27 @@ class Greedy(Scheduler, _CostTables):
         self.scenario = scenario
 
     def prepare(self) -> None:  # noqa: D102
-        self.cost_tables(self.scenario)
+        self.costs_ = cost_tables(self.scenario)
 
     def estimate(self, query: int) -> np.ndarray:
         """Estimated cost of every target for ``query``."""
         view = self.view_
         klass = view.queries.klass[query]
         network, compute = view.conditions(query)
-        service = self.service_[klass] * np.where(self.loaded_[klass], compute, 1.0)
+        service = self.costs_.service[klass] * np.where(self.costs_.loaded[klass], compute, 1.0)
         return (
-            self.fixed_[klass]
-            + network * self.scaled_[klass]
+            self.costs_.fixed[klass]
+            + network * self.costs_.scaled[klass]
             + view.loads(query)
             + service
-            + self.penalty_[klass]
+            + self.costs_.penalty[klass]
         )
 
     def choose(self, query: int) -> int:  # noqa: D102
         return int(self.estimate(query).argmin())
 
 
-class Oracle(Scheduler, _CostTables):
+class Oracle(Scheduler):
     """The least cost with perfect knowledge of the current state (see the module notes)."""
 
     name = "oracle"
@@ -208,17 +224,17 @@ class Oracle(Scheduler, _CostTables):
         self.scenario = scenario
 
     def prepare(self) -> None:  # noqa: D102
-        self.cost_tables(self.scenario)
+        self.costs_ = cost_tables(self.scenario)
         self.time_ = self.view_.queries.time
 
     def choose(self, query: int) -> int:  # noqa: D102
         engine = self.view_.engine
         klass = self.view_.queries.klass[query]
         best, best_cost = -1, np.inf
-        for target in np.flatnonzero(self.valid_[klass]):
+        for target in np.flatnonzero(self.costs_.valid[klass]):
             index = int(self.view_.system.target_deployment[klass, target])
             finish = engine.predict_end(query, index) + engine.network_delays(query, index)[1]
-            cost = finish - self.time_[query] + self.penalty_[klass, target]
+            cost = finish - self.time_[query] + self.costs_.penalty[klass, target]
             if cost < best_cost:
                 best, best_cost = int(target), cost
         return best
@@ -232,7 +248,7 @@ def bin_index(value: float, edges: tuple[float, ...]) -> int:
     return len(edges)
 
 
-class TabularQ(Scheduler, _CostTables):
+class TabularQ(Scheduler):
     """Q-learning over a discretised state, learning online from every answer.
 
     State: the request's class (its device and accuracy floor), its access
@@ -290,17 +306,17 @@ class TabularQ(Scheduler, _CostTables):
     def prepare(self) -> None:  # noqa: D102
         scenario = self.scenario
         system = scenario.system
-        self.cost_tables(scenario)
-        allowed = self.valid_.copy()
+        self.costs_ = cost_tables(scenario)
+        allowed = self.costs_.valid.copy()
         if self.variants == "most-accurate":
             accuracy = np.where(
-                self.valid_,
+                self.costs_.valid,
                 system.deployments.accuracy[np.maximum(system.target_deployment, 0)],
                 -1,
             )
             for klass in range(len(system.classes)):
                 for tier in range(len(TIERS)):
-                    here = np.flatnonzero((scenario.target_tier == tier) & self.valid_[klass])
+                    here = np.flatnonzero((scenario.target_tier == tier) & self.costs_.valid[klass])
                     if here.size:
                         keep = here[accuracy[klass, here].argmax()]
                         allowed[klass, here] = False
@@ -327,7 +343,7 @@ class TabularQ(Scheduler, _CostTables):
     def _first_usable(self, targets: np.ndarray) -> list[int]:
         """Per class, the first of ``targets`` it can use (``-1``: none)."""
         first = []
-        for row in self.valid_:
+        for row in self.costs_.valid:
             usable = targets[row[targets]] if targets.size else targets
             first.append(int(usable[0]) if usable.size else -1)
         return first
@@ -365,7 +381,7 @@ class TabularQ(Scheduler, _CostTables):
         response = view.engine.response(slot)
         deadline = float(view.system.classes.deadline[klass])
         if np.isfinite(response):
-            cost = response + self.penalty_[klass, action]
+            cost = response + self.costs_.penalty[klass, action]
             reward = -min(cost / deadline, 4.0)
         else:
             reward = -4.0

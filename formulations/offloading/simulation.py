@@ -40,6 +40,7 @@ from idnopt.formulations.offloading.policies import (
     Oracle,
     TabularQ,
     Tier,
+    cost_tables,
 )
 from idnopt.formulations.offloading.report import summarize_run
 from idnopt.formulations.offloading.schema import OffloadingInstance
@@ -110,12 +111,10 @@ def best_static(
     combination is simulated again to know). A heuristic search over static
     policies, exact for classes that share no server.
     """
-    from idnopt.formulations.offloading.policies import nominal_costs
-
     system = scenario.system
     measured = measured_mask(queries, warmup)
     classes = len(system.classes)
-    fallback = nominal_costs(scenario).argmin(axis=1)
+    fallback = cost_tables(scenario).nominal().argmin(axis=1)
     means = np.full((classes, system.num_targets), np.inf)
     runs: list[tuple[float, np.ndarray]] = []
     for target in range(system.num_targets):
