@@ -217,3 +217,65 @@ def test_the_sequential_start_is_valid_and_never_worse_than_its_fallback(seed):
         assert len(devices) == compiled.chains[source].length
     chosen, _ = best_seed(compiled)
     assert chosen.objective <= fallback.objective + 1e-9
+
+
+@SMALL
+@given(
+    seed=st.integers(0, 10_000),
+    devices=st.integers(2, 3),
+    layers=st.integers(1, 3),
+    queueing=st.sampled_from(["priority", "fifo"]),
+)
+def test_the_search_with_fixed_sources_equals_brute_force_over_the_others(
+    seed, devices, layers, queueing
+):
+    from test_pamdi import all_splits
+
+    instance = small_instance(
+        seed, devices=devices, layers=layers, priorities=(1.0, 2.0, 4.0), queueing=queueing
+    )
+    compiled = compile_instance(instance)
+    rng = np.random.default_rng(seed)
+    choices = list(all_splits(compiled, 1))
+    held = choices[int(rng.integers(len(choices)))]
+    best = None
+    for first in all_splits(compiled, 0):
+        for last in all_splits(compiled, 2):
+            evaluation = evaluate_split(compiled, (first, held, last))
+            if evaluation.feasible and (best is None or evaluation.objective < best.objective):
+                best = evaluation
+    found = branch_and_bound(compiled, None, fixed={1: held})
+    assert found.finished
+    if best is None:
+        assert found.incumbent is None
+        return
+    assert found.incumbent is not None
+    np.testing.assert_array_equal(found.incumbent.split[1], held)
+    assert found.incumbent.objective == pytest.approx(best.objective, rel=1e-9)
+    assert found.lower <= best.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 10])
+def test_pair_descent_ends_where_no_pair_of_sources_can_improve(seed):
+    from idnopt.formulations.pamdi.descent import best_response, descend, pair_descent
+
+    compiled = compile_instance(
+        FAMILY.generator.generate(devices=6, layers=8, sources=4, seed=seed)
+    )
+    start = descend(compiled, per_hop_split(compiled))
+    if not start.feasible:
+        pytest.skip("no feasible start")
+    final = pair_descent(compiled, start, per_pair=60.0)
+    assert final.feasible
+    if seed == 10:  # descent stops where no single source improves, and a pair still can
+        assert all(best_response(compiled, start.split, s) is None for s in range(4))
+        assert final.objective < start.objective * (1 - 1e-6)
+    assert final.objective <= start.objective * (1 + 1e-12)
+    assert final.objective == pytest.approx(evaluate_split(compiled, final.split).objective)
+    count = compiled.num_sources
+    for a in range(count):
+        for b in range(a + 1, count):
+            fixed = {s: final.split[s] for s in range(count) if s not in (a, b)}
+            pair = branch_and_bound(compiled, None, fixed=fixed)
+            assert pair.finished
+            assert pair.incumbent.objective >= final.objective * (1 - 1e-9)

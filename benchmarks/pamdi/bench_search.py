@@ -4,7 +4,8 @@ Usage::
 
     git archive <commit> formulations | tar -x -C /tmp/old
     python benchmarks/pamdi/bench_search.py --reference /tmp/old/formulations \
-        [--tree formulations] [--sizes 10x50x5,20x100x10] [--time-limit 60] [--seeds 0,1,2]
+        [--tree formulations] [--sizes 10x50x5,20x100x10] [--time-limit 60] [--seeds 0,1,2] \
+        [--name bench_search]
 
 For each size (devices x layers x sources) and seed, the generated instance (as
 in ``bench_exact.py``) is solved by ``exact`` (branch-and-bound) with the
@@ -12,7 +13,8 @@ family of ``--tree`` (default: this repository's ``formulations``) and, when
 ``--reference`` names another ``formulations`` folder, with that one,
 alternately, each in a fresh interpreter so neither warms the other.
 The load average is read before every solve. Writes
-``results/bench_search.json`` and ``results/bench_search.md``.
+``results/<name>.json`` and ``results/<name>.md`` (``--name``, default
+``bench_search``).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="20x100x10", help="DEVICESxLAYERSxSOURCES,...")
     parser.add_argument("--reference", type=Path, help="an older formulations folder")
     parser.add_argument("--tree", type=Path, default=REPOSITORY / "formulations")
+    parser.add_argument("--name", default="bench_search", help="stem of the results files")
     arguments = parser.parse_args(argv)
     trees = [("new", arguments.tree.resolve())]
     if arguments.reference is not None:
@@ -106,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_search.json").write_text(json.dumps(rows, indent=1) + "\n")
-    (RESULTS / "bench_search.md").write_text(markdown(rows, arguments.time_limit))
+    (RESULTS / f"{arguments.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (RESULTS / f"{arguments.name}.md").write_text(markdown(rows, arguments.time_limit))
     return 0
 
 

@@ -257,6 +257,39 @@ def _relaxed_paths(segment: np.ndarray, transfer: np.ndarray, origin: int) -> In
     return Increments(segment=segment, to_go=to_go[:, :, None], best=float(to_go[0, origin]))
 
 
+def split_increase(
+    compiled: Compiled, table: Increments, source: int, devices: np.ndarray
+) -> float:
+    """The increase of one given split of ``source`` under ``table`` (its path's cost).
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    table : Increments
+        The source's segment costs given the other sources' loads.
+    source : int
+        The source.
+    devices : numpy.ndarray
+        Device of each layer.
+
+    Returns
+    -------
+    float
+        Weighted compute, waits added and weighted transfers of the split.
+    """
+    chain = compiled.chains[source]
+    transfer = compiled.weight[source] * chain.transfer
+    origin = int(compiled.origin[source])
+    total, here, start = 0.0, origin, 0
+    for index in range(1, chain.length + 1):
+        if index == chain.length or devices[index] != devices[start]:
+            device = int(devices[start])
+            total += transfer[start, here, device] + table.segment[start, index, device]
+            here, start = device, index
+    return float(total + transfer[chain.length, here, origin])
+
+
 def source_service(compiled: Compiled, split) -> np.ndarray:
     """``(S, D)`` segment compute time of every source of ``split`` on every device."""
     service = np.zeros((compiled.num_sources, compiled.num_devices))

@@ -9,6 +9,9 @@ best split is therefore found by the pruned depth-first search of
 split's increase (only splits that do not return to a device).
 Repeating it over the sources never raises the objective and stops at a split
 no single source can improve: the incumbents that seed the exact method.
+:func:`pair_descent` goes one step further and re-splits two sources at a
+time, optimally given the others, with the exact search of
+:mod:`~idnopt.formulations.pamdi.search` restricted to the pair.
 """
 
 from __future__ import annotations
@@ -17,9 +20,15 @@ import time
 
 import numpy as np
 
-from idnopt.formulations.pamdi.branch import best_split, increments, source_service
+from idnopt.formulations.pamdi.branch import (
+    best_split,
+    increments,
+    source_service,
+    split_increase,
+)
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, Split, evaluate_split
+from idnopt.formulations.pamdi.search import branch_and_bound
 
 
 def best_response(compiled: Compiled, split: Split, source: int) -> np.ndarray | None:
@@ -42,7 +51,7 @@ def best_response(compiled: Compiled, split: Split, source: int) -> np.ndarray |
     service = source_service(compiled, split)
     service[source] = 0.0
     table = increments(compiled, service, source)
-    current = _increase(compiled, table, source, split[source])
+    current = split_increase(compiled, table, source, split[source])
     found = best_split(compiled, source, table, current * (1 - 1e-12))
     return None if found is None else found[1]
 
@@ -73,27 +82,13 @@ def sequential_split(compiled: Compiled, fallback: Split) -> Split:
     for source in range(compiled.num_sources):
         table = increments(compiled, service, source)
         known = np.asarray(fallback[source], dtype=np.int64)
-        threshold = _increase(compiled, table, source, known)
+        threshold = split_increase(compiled, table, source, known)
         found = best_split(compiled, source, table, threshold * (1 - 1e-12))
         devices = known if found is None else np.asarray(found[1], dtype=np.int64)
         chain = compiled.chains[source]
         np.add.at(service[source], devices, chain.work / compiled.speed[devices])
         split.append(devices)
     return tuple(split)
-
-
-def _increase(compiled: Compiled, table, source: int, devices: np.ndarray) -> float:
-    """The increase of one given split under ``table`` (its path's cost)."""
-    chain = compiled.chains[source]
-    transfer = compiled.weight[source] * chain.transfer
-    origin = int(compiled.origin[source])
-    total, here, start = 0.0, origin, 0
-    for index in range(1, chain.length + 1):
-        if index == chain.length or devices[index] != devices[start]:
-            device = int(devices[start])
-            total += transfer[start, here, device] + table.segment[start, index, device]
-            here, start = device, index
-    return float(total + transfer[chain.length, here, origin])
 
 
 def descend(
@@ -136,6 +131,70 @@ def descend(
             trial = evaluate_split(compiled, tuple(candidate))
             if trial.feasible and trial.objective < best.objective * (1 - 1e-12):
                 best, improved = trial, True
+        if not improved:
+            break
+    return best
+
+
+def pair_descent(
+    compiled: Compiled,
+    start: Evaluation,
+    *,
+    per_pair: float = 2.0,
+    rounds: int = 5,
+    deadline: float | None = None,
+) -> Evaluation:
+    """Re-split two sources at a time, jointly and optimally given the others.
+
+    For each pair of sources the branch-and-bound of
+    :mod:`~idnopt.formulations.pamdi.search` runs with every other split fixed
+    (``fixed``), so a pair whose search finishes holds the best splits the two
+    can take together; a search cut off after ``per_pair`` seconds contributes
+    the best it found. Pairs are taken in order of how much load their splits
+    share (the ones that crowd each other first), and passes repeat until one
+    improves nothing. It escapes the points where no single source can improve
+    (:func:`descend`) but two moving together can, e.g. two sources swapping a
+    fast device.
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    start : Evaluation
+        A feasible split's evaluation.
+    per_pair : float
+        Seconds each pair's search may take.
+    rounds : int
+        Most passes over the pairs.
+    deadline : float, optional
+        ``time.perf_counter()`` value after which no new pair is searched.
+
+    Returns
+    -------
+    Evaluation
+        The final split's evaluation (never worse than ``start``).
+    """
+    best = start
+    count = compiled.num_sources
+    if count < 3:  # the pair is the whole problem: that is the exact method's job
+        return best
+    for _ in range(rounds):
+        service = source_service(compiled, best.split)
+        shared = service @ service.T  # pairs that load the same devices first
+        pairs = sorted(
+            ((a, b) for a in range(count) for b in range(a + 1, count)),
+            key=lambda pair: (-shared[pair], pair),
+        )
+        improved = False
+        for pair in pairs:
+            now = time.perf_counter()
+            if deadline is not None and now > deadline:
+                return best
+            limit = now + per_pair if deadline is None else min(deadline, now + per_pair)
+            fixed = {s: best.split[s] for s in range(count) if s not in pair}
+            found = branch_and_bound(compiled, best, deadline=limit, fixed=fixed).incumbent
+            if found is not None and found.objective < best.objective * (1 - 1e-12):
+                best, improved = found, True
         if not improved:
             break
     return best

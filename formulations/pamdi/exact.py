@@ -41,7 +41,7 @@ from idnopt.formulations.pamdi.baselines import (
 )
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, Split, evaluate_split
-from idnopt.formulations.pamdi.descent import descend, sequential_split
+from idnopt.formulations.pamdi.descent import descend, pair_descent, sequential_split
 from idnopt.formulations.pamdi.milp import (
     build_milp,
     decode_split,
@@ -116,6 +116,10 @@ def best_seed(compiled: Compiled, deadline: float | None = None) -> tuple[Evalua
     placement started from it
     (:func:`~idnopt.formulations.pamdi.descent.sequential_split`), which
     often descends further because each source already sees the others' load.
+    The better of the two is then improved by
+    :func:`~idnopt.formulations.pamdi.descent.pair_descent` (two sources
+    re-split together), which escapes points where no single source can
+    improve.
     """
     best, name = None, ""
     for label, make in SEEDS.items():
@@ -137,6 +141,10 @@ def best_seed(compiled: Compiled, deadline: float | None = None) -> tuple[Evalua
             start, label = improved, f"{label}+descent"
         if start.objective < chosen.objective:
             chosen, chosen_name = start, label
+    if deadline is None or time.perf_counter() < deadline:
+        paired = pair_descent(compiled, chosen, deadline=deadline)
+        if paired.objective < chosen.objective:
+            chosen, chosen_name = paired, f"{chosen_name}+pairs"
     return chosen, chosen_name
 
 

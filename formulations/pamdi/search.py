@@ -58,6 +58,7 @@ from idnopt.formulations.pamdi.branch import (
     best_split,
     fresh_groups,
     increments,
+    split_increase,
 )
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, evaluate_split
@@ -152,6 +153,7 @@ def branch_and_bound(
     *,
     tolerance: float = 1e-4,
     deadline: float | None = None,
+    fixed: dict[int, np.ndarray] | None = None,
 ) -> Outcome:
     """Search every split of every source (see the module docstring).
 
@@ -165,6 +167,11 @@ def branch_and_bound(
         Subtrees whose bound is within this relative gap of the incumbent are pruned.
     deadline : float, optional
         ``time.perf_counter()`` value at which the search stops.
+    fixed : dict of int to numpy.ndarray, optional
+        Splits (device of each layer) of sources that stay as given: the search
+        is then over the other sources only, and its bound is a bound for that
+        restricted problem (the twin rule is not used, since it would order the
+        free twins against fixed ones).
 
     Returns
     -------
@@ -175,7 +182,8 @@ def branch_and_bound(
     started = time.perf_counter()
     num_sources, num_devices = compiled.num_sources, compiled.num_devices
     state = {"best": incumbent, "nodes": 0, "stopped": False}
-    groups = [] if compiled.interchangeable else twins(compiled)
+    fixed = {} if fixed is None else {s: np.asarray(d, dtype=np.int64) for s, d in fixed.items()}
+    groups = [] if compiled.interchangeable or fixed else twins(compiled)
     twin_of = {s: group for group in groups for s in group}
 
     def upper() -> float:
@@ -311,8 +319,17 @@ def branch_and_bound(
         return left
 
     root_service = np.zeros((num_sources, num_devices))
-    root_bound = sum(increments(compiled, root_service, s).best for s in range(num_sources))
-    unexplored = search({}, root_service, 0.0, root_bound, {}, None)
+    root_value = 0.0
+    for source, devices in fixed.items():  # F(fixed), one source at a time
+        table = increments(compiled, root_service, source)
+        root_value += split_increase(compiled, table, source, devices)
+        np.add.at(
+            root_service[source], devices, compiled.chains[source].work / compiled.speed[devices]
+        )
+    root_bound = root_value + sum(
+        increments(compiled, root_service, s).best for s in range(num_sources) if s not in fixed
+    )
+    unexplored = search(dict(fixed), root_service, root_value, root_bound, {}, None)
     lower = max(root_bound, min(upper(), unexplored))
     return Outcome(
         incumbent=state["best"],
