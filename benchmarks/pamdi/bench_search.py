@@ -67,8 +67,10 @@ def solve(formulations: Path, size: dict, seed: int, time_limit: float) -> dict:
 
 def markdown(rows: list[dict], time_limit: float) -> str:
     """The rows as a table."""
+    trees = sorted({row["tree"] for row in rows})
+    title = "two trees, one run" if len(trees) > 1 else "one tree"
     lines = [
-        "# PA-MDI branch-and-bound: two trees, one run",
+        f"# PA-MDI branch-and-bound: {title}",
         "",
         f"Time limit {time_limit:g} s per solve; `load` is the 1-minute load average read "
         "before the solve (2-vCPU machine).",

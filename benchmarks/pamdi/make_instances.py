@@ -10,7 +10,11 @@ source classes (time-sensitive, priority 4; best-effort, priority 1):
 
 * five Jetson AGX Xavier on a fully connected Wi-Fi mesh (20 Mbit/s, 2 ms);
 * three Xavier and three Jetson Nano on a multi-hop Wi-Fi network
-  (nano-i - xavier-i, xavier-1 - xavier-2 - xavier-3; 20 Mbit/s, 3 ms per hop);
+  (nano-i - xavier-i, xavier-1 - xavier-2 - xavier-3; 20 Mbit/s, 3 ms per hop),
+  once with the two classes on different Nanos (``multihop-*``) and once with a
+  time-sensitive and a best-effort source sharing each of two Nanos
+  (``multihop-shared-*``: the abstract does not say where its sources sat, and
+  priority can only act where the classes share a device);
 * five CPU-only Xeon servers on an emulated 10 GbE network (0.1 ms).
 
 Layer times come from the H100 eager per-layer profiles
@@ -48,6 +52,8 @@ MODELS = {
 }
 URGENT = {"priority": 4, "label": "time-sensitive"}
 BULK = {"priority": 1, "label": "best-effort"}
+TAG = {"time-sensitive": "urgent", "best-effort": "bulk"}
+"""Short class names in source names."""
 
 
 def mesh(names: list[str], latency: str, bandwidth: str) -> list[dict]:
@@ -87,7 +93,7 @@ def write(name: str, description: str, devices, links, model: str, sources) -> P
 
 
 def main() -> int:
-    """Write the six instances."""
+    """Write the eight instances."""
     FOLDER.mkdir(parents=True, exist_ok=True)
     xaviers = [f"xavier-{i}" for i in range(1, 6)]
     for model, (urgent, bulk) in {
@@ -117,26 +123,56 @@ def main() -> int:
         {"source": "xavier-2", "target": "xavier-3", **hop},
         *({"source": f"nano-{i}", "target": f"xavier-{i}", **hop} for i in (1, 2, 3)),
     ]
-    for model, (urgent, bulk, xavier) in {
+    # rates of (time-sensitive, best-effort) sources on a Nano and of the best-effort Xavier
+    apart = {
         "resnet50": ("2 req/s", "2 req/s", "4 req/s"),
         "gpt2": ("2 req/s", "2 req/s", "3 req/s"),
-    }.items():
-        write(
-            f"multihop-{model}",
-            "Three Jetson AGX Xavier (speed 0.1) and three Jetson Nano (speed 0.03) on a "
-            "multi-hop Wi-Fi network (20 Mbit/s, 3 ms per hop: nano-i - xavier-i, "
-            f"xavier-1 - xavier-2 - xavier-3); {model}; time-sensitive sources on nano-1 and "
-            "nano-3, best-effort ones on nano-2 and xavier-2.",
-            devices,
-            links,
-            model,
-            [
-                source("nano-1-urgent", "nano-1", model, urgent, URGENT),
-                source("nano-2-bulk", "nano-2", model, bulk, BULK),
-                source("nano-3-urgent", "nano-3", model, urgent, URGENT),
-                source("xavier-2-bulk", "xavier-2", model, xavier, BULK),
-            ],
-        )
+    }
+    shared = {
+        "resnet50": ("1.5 req/s", "2 req/s", "4 req/s"),
+        "gpt2": ("1 req/s", "1.5 req/s", "3 req/s"),
+    }
+    network = (
+        "Three Jetson AGX Xavier (speed 0.1) and three Jetson Nano (speed 0.03) on a "
+        "multi-hop Wi-Fi network (20 Mbit/s, 3 ms per hop: nano-i - xavier-i, "
+        "xavier-1 - xavier-2 - xavier-3)"
+    )
+    for model in ("resnet50", "gpt2"):
+        placements = {
+            "multihop": (
+                "time-sensitive sources on nano-1 and nano-3, best-effort ones on nano-2 and "
+                "xavier-2",
+                [("nano-1", URGENT), ("nano-2", BULK), ("nano-3", URGENT)],
+                apart[model],
+            ),
+            "multihop-shared": (
+                "the two classes share devices: a time-sensitive and a best-effort source on "
+                "each of nano-1 and nano-3, a best-effort one on xavier-2",
+                [(f"nano-{i}", klass) for i in (1, 3) for klass in (URGENT, BULK)],
+                shared[model],
+            ),
+        }
+        for prefix, (where, nanos, rates) in placements.items():
+            write(
+                f"{prefix}-{model}",
+                f"{network}; {model}; {where}.",
+                devices,
+                links,
+                model,
+                [
+                    *(
+                        source(
+                            f"{device}-{TAG[klass['label']]}",
+                            device,
+                            model,
+                            rates[0 if klass is URGENT else 1],
+                            klass,
+                        )
+                        for device, klass in nanos
+                    ),
+                    source("xavier-2-bulk", "xavier-2", model, rates[2], BULK),
+                ],
+            )
     servers = [f"server-{i}" for i in range(1, 6)]
     for model, (urgent, bulk) in {
         "resnet50": ("5 req/s", "6 req/s"),
