@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 
 import numpy as np
@@ -225,25 +226,32 @@ def test_the_sequential_start_is_valid_and_never_worse_than_its_fallback(seed):
     devices=st.integers(2, 3),
     layers=st.integers(1, 3),
     queueing=st.sampled_from(["priority", "fifo"]),
+    twin=st.sampled_from([None, False, True]),
 )
 def test_the_search_with_fixed_sources_equals_brute_force_over_the_others(
-    seed, devices, layers, queueing
+    seed, devices, layers, queueing, twin
 ):
     from test_pamdi import all_splits
 
     instance = small_instance(
         seed, devices=devices, layers=layers, priorities=(1.0, 2.0, 4.0), queueing=queueing
     )
+    if twin is not None:  # a copy of source 0, with interchangeable devices or not
+        if layers * devices > 6:  # three free sources: keep the enumeration small
+            return
+        instance = with_twin(instance, symmetric=twin)
     compiled = compile_instance(instance)
     rng = np.random.default_rng(seed)
     choices = list(all_splits(compiled, 1))
     held = choices[int(rng.integers(len(choices)))]
+    free = [s for s in range(compiled.num_sources) if s != 1]
     best = None
-    for first in all_splits(compiled, 0):
-        for last in all_splits(compiled, 2):
-            evaluation = evaluate_split(compiled, (first, held, last))
-            if evaluation.feasible and (best is None or evaluation.objective < best.objective):
-                best = evaluation
+    for combination in itertools.product(*(list(all_splits(compiled, s)) for s in free)):
+        chosen = {1: held, **dict(zip(free, combination))}
+        split = tuple(chosen[s] for s in range(compiled.num_sources))
+        evaluation = evaluate_split(compiled, split)
+        if evaluation.feasible and (best is None or evaluation.objective < best.objective):
+            best = evaluation
     found = branch_and_bound(compiled, None, fixed={1: held})
     assert found.finished
     if best is None:
@@ -253,6 +261,11 @@ def test_the_search_with_fixed_sources_equals_brute_force_over_the_others(
     np.testing.assert_array_equal(found.incumbent.split[1], held)
     assert found.incumbent.objective == pytest.approx(best.objective, rel=1e-9)
     assert found.lower <= best.objective * (1 + 1e-9)
+    # the root counts the fixed source's own value: at least that, at most the optimum
+    alone = compiled.subset([1])
+    fixed_value = compiled.weight[1] * evaluate_split(alone, (held,)).objective
+    root = found.history[0]["root_bound"]
+    assert fixed_value * (1 - 1e-9) <= root <= best.objective * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("seed", [0, 10])
@@ -279,3 +292,78 @@ def test_pair_descent_ends_where_no_pair_of_sources_can_improve(seed):
             pair = branch_and_bound(compiled, None, fixed=fixed)
             assert pair.finished
             assert pair.incumbent.objective >= final.objective * (1 - 1e-9)
+
+
+@SMALL
+@given(
+    seed=st.integers(0, 10_000),
+    layers=st.integers(1, 3),
+    cut=st.integers(1, 2),
+    queueing=st.sampled_from(["priority", "fifo"]),
+    memory=st.sampled_from([None, 8.0]),
+)
+def test_the_group_bound_lies_between_the_root_bound_and_the_optimum(
+    seed, layers, cut, queueing, memory
+):
+    from idnopt.formulations.pamdi.groups import partition_bound
+
+    instance = small_instance(
+        seed,
+        devices=3,
+        layers=layers,
+        priorities=(1.0, 2.0, 4.0),
+        queueing=queueing,
+        memory=memory,
+    )
+    compiled = compile_instance(instance)
+    optimum = brute_force(compiled)
+    if optimum is None:
+        return
+    split = optimum.split
+    everyone = partition_bound(compiled, [[0, 1, 2]], split)
+    alone = partition_bound(compiled, [[0], [1], [2]], split)
+    empty = np.zeros((compiled.num_sources, compiled.num_devices))
+    root = sum(increments(compiled, empty, s).best for s in range(compiled.num_sources))
+    grouped = partition_bound(compiled, [list(range(cut)), list(range(cut, 3))], split)
+    # one group is the whole problem: its bound is the optimum, within the search's tolerance
+    assert optimum.objective * (1 - 1.001e-4) <= everyone <= optimum.objective * (1 + 1e-9)
+    # singletons: each source alone, solved; the root prices the same paths but checks
+    # memory only at leaves, so the two agree without memory limits
+    assert root * (1 - 1e-12) <= alone
+    if memory is None:
+        assert alone == pytest.approx(root, rel=1e-12)
+    assert alone <= grouped * (1 + 1e-9)
+    assert grouped <= optimum.objective * (1 + 1e-9)
+
+
+def test_bisection_cuts_the_least_shared_load():
+    from idnopt.formulations.pamdi.groups import bisect
+
+    compiled = compile_instance(FAMILY.generator.generate(devices=8, layers=10, sources=6, seed=4))
+    split = per_hop_split(compiled)
+    load = compiled.rate[:, None] * source_service(compiled, split)
+    shared = load @ load.T
+    np.fill_diagonal(shared, 0.0)
+    first, second = bisect(compiled, split)
+    assert sorted(first + second) == list(range(6)) and len(first) == len(second) == 3
+    cut = shared[np.ix_(first, second)].sum()
+    for group in itertools.combinations(range(6), 3):
+        rest = [s for s in range(6) if s not in group]
+        assert cut <= shared[np.ix_(list(group), rest)].sum() + 1e-15
+
+
+def test_a_staged_solve_under_a_time_limit_reports_a_valid_bound(monkeypatch):
+    from idnopt.formulations.pamdi import exact
+
+    instance = FAMILY.generator.generate(devices=8, layers=30, sources=6, seed=1)
+    compiled = compile_instance(instance)
+    start = evaluate_split(compiled, per_hop_split(compiled))
+    full = branch_and_bound(compiled, start, tolerance=1e-9)
+    assert full.finished
+    optimum = full.incumbent.objective
+    monkeypatch.setattr(exact, "PROBE_SHARE", 1e-6)  # the first search stops at once
+    result = idnopt.solve(instance, time_limit=2.0)
+    stages = [row["stage"] for row in result.tables["bounds"]]
+    assert stages[:2] == ["search", "group bound"]
+    assert result.bound <= optimum * (1 + 1e-9)
+    assert result.objective >= optimum * (1 - 1e-9)

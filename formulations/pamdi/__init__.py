@@ -20,7 +20,9 @@ Pollaczek-Khinchine's :math:`W = R / (1-\rho)` (``queueing: fifo``), with
 Objective: :math:`J = \sum_s \gamma_s\lambda_s T_s / \sum_s \gamma_s\lambda_s` (ms).
 
 Methods (:mod:`.methods`): ``exact`` - branch-and-bound over splits with a
-supermodular bound (:mod:`.search`, priced by :mod:`.branch`), or the MILP
+supermodular bound (:mod:`.search`, priced by :mod:`.branch`, routes by
+:mod:`.routes`; under a time limit also the bound of groups of sources solved
+apart, :mod:`.groups`), or the MILP
 outer approximation through the Program backends (:mod:`.milp`), both with a
 proven gap; ``relaxation`` - a convex program (fractional layers,
 second-order cones; cvxpy), a lower bound; ``pa-mdi`` - the per-hop rule on
@@ -32,7 +34,7 @@ backlogs and handshake arbitration.
 
 Modules: :mod:`.schema` (instance and checks), :mod:`.compiled` (arrays),
 :mod:`.delay` (the model), :mod:`.baselines`, :mod:`.descent`, :mod:`.branch`,
-:mod:`.search`, :mod:`.exact`, :mod:`.structure`, :mod:`.milp`,
+:mod:`.routes`, :mod:`.search`, :mod:`.groups`, :mod:`.exact`, :mod:`.structure`, :mod:`.milp`,
 :mod:`.relaxation`, :mod:`.tables`, :mod:`.online`, :mod:`.simulation`,
 :mod:`.generator`, :mod:`.cifar` (ResNet-56 for CIFAR-10, to profile),
 :mod:`.methods` (the ``FAMILY`` object, entry point ``idnopt.families: pamdi``).

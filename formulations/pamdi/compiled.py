@@ -12,7 +12,8 @@ Units: time in ms, sizes in MB, rates in requests per **millisecond** (so that
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -195,6 +196,41 @@ class Compiled:
         same = np.array_equal(links[a, others], links[b, others], equal_nan=True)
         same = same and np.array_equal(links[others, a], links[others, b], equal_nan=True)
         return same and np.array_equal(links[a, b], links[b, a], equal_nan=True)
+
+    def subset(self, sources: Sequence[int]) -> Compiled:
+        """The same system with only ``sources`` (indices, in the order given).
+
+        Devices, links, chains and priority classes are kept (a class may be left
+        without sources, which changes no wait, though per-class summaries of it
+        are undefined); the objective weights are
+        normalised over the sources kept, so a value of the subset times
+        ``self.weight[sources].sum()`` is in this instance's units.
+
+        Parameters
+        ----------
+        sources : sequence of int
+            Source indices of this instance.
+
+        Returns
+        -------
+        Compiled
+            The arrays of the smaller instance.
+        """
+        kept = np.asarray(list(sources), dtype=np.int64)
+        instance = self.instance.model_copy(
+            update={"sources": [self.instance.sources[s] for s in kept]}
+        )
+        return replace(
+            self,
+            instance=instance,
+            source_names=tuple(self.source_names[s] for s in kept),
+            origin=self.origin[kept],
+            model_of=self.model_of[kept],
+            rate=self.rate[kept],
+            priority=self.priority[kept],
+            klass=self.klass[kept],
+            chains=tuple(self.chains[s] for s in kept),
+        )
 
     def neighbours(self, device: int) -> np.ndarray:
         """Devices one arc away from ``device``."""

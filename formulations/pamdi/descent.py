@@ -144,15 +144,17 @@ def pair_descent(
     rounds: int = 5,
     deadline: float | None = None,
 ) -> Evaluation:
-    """Re-split two sources at a time, jointly and optimally given the others.
+    r"""Re-split two sources at a time, jointly and optimally given the others.
 
     For each pair of sources the branch-and-bound of
     :mod:`~idnopt.formulations.pamdi.search` runs with every other split fixed
     (``fixed``), so a pair whose search finishes holds the best splits the two
-    can take together; a search cut off after ``per_pair`` seconds contributes
-    the best it found. Pairs are taken in order of how much load their splits
-    share (the ones that crowd each other first), and passes repeat until one
-    improves nothing. It escapes the points where no single source can improve
+    can take together (within the search's tolerance); a search cut off after
+    ``per_pair`` seconds contributes the best it found. Pairs are taken in
+    order of the load their splits share (:math:`\sum_d \rho_{j,d}\rho_{k,d}`:
+    the ones that crowd each other first), and passes repeat until one improves
+    nothing; without a deadline a pass costs at most ``per_pair`` seconds per
+    pair. It escapes the points where no single source can improve
     (:func:`descend`) but two moving together can, e.g. two sources swapping a
     fast device.
 
@@ -179,8 +181,8 @@ def pair_descent(
     if count < 3:  # the pair is the whole problem: that is the exact method's job
         return best
     for _ in range(rounds):
-        service = source_service(compiled, best.split)
-        shared = service @ service.T  # pairs that load the same devices first
+        load = compiled.rate[:, None] * source_service(compiled, best.split)
+        shared = load @ load.T  # pairs that load the same devices first
         pairs = sorted(
             ((a, b) for a in range(count) for b in range(a + 1, count)),
             key=lambda pair: (-shared[pair], pair),

@@ -171,7 +171,8 @@ def branch_and_bound(
         Splits (device of each layer) of sources that stay as given: the search
         is then over the other sources only, and its bound is a bound for that
         restricted problem (the twin rule is not used, since it would order the
-        free twins against fixed ones).
+        free twins against fixed ones). The splits are not checked against the
+        instance; ``incumbent``, when given, must contain them.
 
     Returns
     -------
@@ -183,6 +184,10 @@ def branch_and_bound(
     num_sources, num_devices = compiled.num_sources, compiled.num_devices
     state = {"best": incumbent, "nodes": 0, "stopped": False}
     fixed = {} if fixed is None else {s: np.asarray(d, dtype=np.int64) for s, d in fixed.items()}
+    if incumbent is not None and any(
+        not np.array_equal(incumbent.split[s], devices) for s, devices in fixed.items()
+    ):
+        raise ValueError("the incumbent must keep the fixed sources' splits")
     groups = [] if compiled.interchangeable or fixed else twins(compiled)
     twin_of = {s: group for group in groups for s in group}
 
