@@ -58,7 +58,6 @@ from idnopt.formulations.pamdi.branch import (
     best_split,
     fresh_groups,
     increments,
-    split_increase,
 )
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Evaluation, evaluate_split
@@ -325,12 +324,14 @@ def branch_and_bound(
 
     root_service = np.zeros((num_sources, num_devices))
     root_value = 0.0
-    for source, devices in fixed.items():  # F(fixed), one source at a time
-        table = increments(compiled, root_service, source)
-        root_value += split_increase(compiled, table, source, devices)
-        np.add.at(
-            root_service[source], devices, compiled.chains[source].work / compiled.speed[devices]
-        )
+    if fixed:  # F(fixed): the fixed sources' objective with only their own loads
+        held = sorted(fixed)
+        alone = evaluate_split(compiled.subset(held), tuple(fixed[s] for s in held))
+        root_value = float(compiled.weight[held].sum()) * alone.objective
+        for source in held:
+            devices = fixed[source]
+            work = compiled.chains[source].work / compiled.speed[devices]
+            np.add.at(root_service[source], devices, work)
     root_bound = root_value + sum(
         increments(compiled, root_service, s).best for s in range(num_sources) if s not in fixed
     )
