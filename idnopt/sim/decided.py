@@ -52,11 +52,8 @@ def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarra
     outcome.deployment[:] = chosen
     valid = chosen >= 0
     safe = np.where(valid, chosen, 0)
-    arrival = (
-        queries.time
-        + system.uplink[klass, safe]
-        + queries.jitter_up * system.jitter[klass, safe]
-        + queries.network_factor * system.transfer_up[klass, safe]
+    arrival = queries.time + system.way(
+        False, klass, safe, queries.jitter_up, queries.network_factor
     )
     outcome.arrival[:] = np.where(valid, arrival, np.nan)
     slow = np.where(deployments.loaded[safe], queries.compute_factor, 1.0)
@@ -75,11 +72,8 @@ def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarra
         else:
             _batch_deployment(system, queries, index, members, arrival, outcome)
     served = ~np.isnan(outcome.end)
-    finish = (
-        outcome.end
-        + system.downlink[klass, safe]
-        + queries.jitter_down * system.jitter[klass, safe]
-        + queries.network_factor * system.transfer_down[klass, safe]
+    finish = outcome.end + system.way(
+        True, klass, safe, queries.jitter_down, queries.network_factor
     )
     outcome.finish[:] = np.where(served, finish, np.nan)
     return outcome

@@ -198,6 +198,7 @@ class Engine:
             self._returns(query, self._deployment[query], end)
 
     def _returns(self, query: int, index: int, end: float) -> None:
+        # ServingSystem.way on the engine's lists (this runs once per query)
         klass = self._klass[query]
         finish = (
             end

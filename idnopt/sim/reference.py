@@ -239,11 +239,9 @@ def simulate_reference(
 
     def query_process(query: int, index: int):
         klass = queries.klass[query]
-        arrival = (
-            queries.time[query]
-            + system.uplink[klass, index]
-            + queries.jitter_up[query] * system.jitter[klass, index]
-            + queries.network_factor[query] * system.transfer_up[klass, index]
+        network = queries.network_factor[query]
+        arrival = queries.time[query] + system.way(
+            False, klass, index, queries.jitter_up[query], network
         )
         yield env.timeout(arrival - env.now)
         outcome.arrival[query] = env.now
@@ -271,11 +269,7 @@ def simulate_reference(
         outcome.start[query] = start
         outcome.end[query] = end
         outcome.batch[query] = size
-        yield env.timeout(
-            system.downlink[klass, index]
-            + queries.jitter_down[query] * system.jitter[klass, index]
-            + queries.network_factor[query] * system.transfer_down[klass, index]
-        )
+        yield env.timeout(system.way(True, klass, index, queries.jitter_down[query], network))
         outcome.finish[query] = env.now
 
     def arrivals():

@@ -241,6 +241,45 @@ class ServingSystem:
         """Number of targets a scheduler chooses among."""
         return len(self.targets)
 
+    def way(
+        self,
+        back: bool,
+        klass: int | np.ndarray,
+        deployment: int | np.ndarray,
+        jitter_draw: float | np.ndarray,
+        network_factor: float | np.ndarray,
+    ) -> float | np.ndarray:
+        """A query's delay (ms) to a deployment (``back`` false) or from it.
+
+        ``uplink`` (``downlink``) plus the query's jitter draw times the mean
+        jitter plus its ``network_factor`` times the scaled transfer
+        (``transfer_up``, ``transfer_down``). Works element-wise on arrays.
+
+        Parameters
+        ----------
+        back : bool
+            The way back (result) rather than the way there (input).
+        klass, deployment : int or numpy.ndarray
+            Class and deployment indices.
+        jitter_draw : float or numpy.ndarray
+            Standard exponential draw(s) of the query's jitter on that way.
+        network_factor : float or numpy.ndarray
+            The query's network condition(s).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The delay in ms.
+        """
+        base, scaled = (
+            (self.downlink, self.transfer_down) if back else (self.uplink, self.transfer_up)
+        )
+        return (
+            base[klass, deployment]
+            + jitter_draw * self.jitter[klass, deployment]
+            + network_factor * scaled[klass, deployment]
+        )
+
     def admissible(self, klass: int) -> np.ndarray:
         """Target indices that can serve class ``klass``."""
         return np.flatnonzero(self.target_deployment[klass] >= 0)
