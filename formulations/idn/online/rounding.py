@@ -176,6 +176,16 @@ def _ranked(rows: np.ndarray, columns: np.ndarray, priority: np.ndarray) -> tupl
     return rows, columns, starts, counts
 
 
+def _into(allocation: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``allocation`` as floats in ``out`` (a new copy when ``out`` is omitted)."""
+    allocation = np.asarray(allocation, dtype=float)
+    if out is None:
+        return allocation.copy()
+    if out is not allocation:
+        out[...] = allocation
+    return out
+
+
 def repair_rows(
     allocation: np.ndarray,
     sizes: np.ndarray,
@@ -209,11 +219,7 @@ def repair_rows(
     numpy.ndarray
         A 0/1 allocation within every budget.
     """
-    allocation = np.asarray(allocation, dtype=float)
-    if out is None:
-        out = allocation.copy()
-    elif out is not allocation:
-        out[...] = allocation
+    out = _into(allocation, out)
     sizes = np.asarray(sizes, dtype=float)
     room = np.asarray(budgets, dtype=float) * (1 + TOLERANCE) + TOLERANCE
     over = row_loads(out, sizes) > room
@@ -273,11 +279,7 @@ def fill_rows(
     -------
     numpy.ndarray
     """
-    allocation = np.asarray(allocation, dtype=float)
-    if out is None:
-        out = allocation.copy()
-    elif out is not allocation:
-        out[...] = allocation
+    out = _into(allocation, out)
     sizes = np.asarray(sizes, dtype=float)
     room = np.asarray(budgets, dtype=float) * (1 + TOLERANCE) + TOLERANCE - row_loads(out, sizes)
     if not (room >= sizes.min(initial=np.inf)).any():
