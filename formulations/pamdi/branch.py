@@ -299,6 +299,27 @@ def source_service(compiled: Compiled, split) -> np.ndarray:
     return service
 
 
+def shared_load(compiled: Compiled, split) -> np.ndarray:
+    r"""How much two sources' splits load the same devices.
+
+    Parameters
+    ----------
+    compiled : Compiled
+        The instance's arrays.
+    split : Split
+        Device of each layer, per source.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(S, S)`` :math:`\sum_d \rho_{j,d}\rho_{k,d}` for the loads
+        :math:`\rho_{j,d}` source ``j``'s segments put on device ``d`` (the
+        diagonal: each source with itself).
+    """
+    load = compiled.rate[:, None] * source_service(compiled, split)
+    return load @ load.T
+
+
 def fresh_groups(compiled: Compiled, service: np.ndarray) -> list[list[int]]:
     """Interchangeable devices no source of ``service`` uses yet, grouped (two or more)."""
     unused = service.sum(axis=0) == 0

@@ -23,6 +23,7 @@ import numpy as np
 from idnopt.formulations.pamdi.branch import (
     best_split,
     increments,
+    shared_load,
     source_service,
     split_increase,
 )
@@ -181,8 +182,7 @@ def pair_descent(
     if count < 3:  # the pair is the whole problem: that is the exact method's job
         return best
     for _ in range(rounds):
-        load = compiled.rate[:, None] * source_service(compiled, best.split)
-        shared = load @ load.T  # pairs that load the same devices first
+        shared = shared_load(compiled, best.split)  # pairs that crowd each other first
         pairs = sorted(
             ((a, b) for a in range(count) for b in range(a + 1, count)),
             key=lambda pair: (-shared[pair], pair),

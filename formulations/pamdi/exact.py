@@ -253,12 +253,10 @@ def _branch(
                 "seconds": time.perf_counter() - started,
             }
         )
-        lower = max(lower, grouped)
-        if relative_gap(found.incumbent.objective, max(lower, found.lower)) > tolerance:
-            first = found
-            found = search(first.incumbent, deadline)
+        lower = max(lower, grouped, found.lower)
+        if relative_gap(found.incumbent.objective, lower) > tolerance:
+            found = search(found.incumbent, deadline)
             nodes += found.nodes
-            found.lower = max(found.lower, first.lower)
     lower = max(lower, found.lower) if math.isfinite(found.lower) else found.lower
     if found.incumbent is None:
         if found.finished:

@@ -48,7 +48,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from idnopt.formulations.pamdi.branch import source_service
+from idnopt.formulations.pamdi.branch import shared_load
 from idnopt.formulations.pamdi.compiled import Compiled
 from idnopt.formulations.pamdi.delay import Split, evaluate_split
 from idnopt.formulations.pamdi.search import branch_and_bound
@@ -82,8 +82,7 @@ def bisect(compiled: Compiled, split: Split) -> tuple[list[int], list[int]]:
         The halves (the first holds source 0), each sorted.
     """
     count = compiled.num_sources
-    load = compiled.rate[:, None] * source_service(compiled, split)
-    shared = load @ load.T
+    shared = shared_load(compiled, split)
     np.fill_diagonal(shared, 0.0)
     if count <= EXHAUSTIVE_BISECTION:
         best, chosen = math.inf, None
