@@ -37,13 +37,10 @@ def lower_bound(scenario: OffloadingScenario, queries: Queries) -> np.ndarray:
     rows = klass[:, None]
     deployments = system.deployments
     slow = np.where(deployments.loaded[safe], queries.compute_factor[:, None], 1.0)
-    jitter = system.jitter[rows, safe]
+    network = queries.network_factor[:, None]
     cost = (
-        system.uplink[rows, safe]
-        + system.downlink[rows, safe]
-        + queries.network_factor[:, None]
-        * (system.transfer_up[rows, safe] + system.transfer_down[rows, safe])
-        + (queries.jitter_up + queries.jitter_down)[:, None] * jitter
+        system.way(False, rows, safe, queries.jitter_up[:, None], network)
+        + system.way(True, rows, safe, queries.jitter_down[:, None], network)
         + deployments.latency[safe] * queries.service_factor[:, None] * slow
     )
     cost = penalised_response(

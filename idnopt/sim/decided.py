@@ -56,8 +56,10 @@ def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarra
         False, klass, safe, queries.jitter_up, queries.network_factor
     )
     outcome.arrival[:] = np.where(valid, arrival, np.nan)
-    slow = np.where(deployments.loaded[safe], queries.compute_factor, 1.0)
-    work_all = deployments.latency[safe] * queries.service_factor * slow
+    factor_all = queries.service_factor * np.where(
+        deployments.loaded[safe], queries.compute_factor, 1.0
+    )  # members of a deployment share its loaded flag
+    work_all = deployments.latency[safe] * factor_all
     # deployments sharing a pool are simulated together, as their first one
     pool = np.where(valid, deployments.pool_head()[safe], -1)
     order = np.lexsort((np.arange(count), arrival, pool))
@@ -70,7 +72,7 @@ def simulate_decided(system: ServingSystem, queries: Queries, targets: np.ndarra
         if int(deployments.batch[index]) == 1:
             _fifo_deployment(system, index, members, arrival, work_all, outcome)
         else:
-            _batch_deployment(system, queries, index, members, arrival, outcome)
+            _batch_deployment(system, factor_all, index, members, arrival, outcome)
     served = ~np.isnan(outcome.end)
     finish = outcome.end + system.way(
         True, klass, safe, queries.jitter_down, queries.network_factor
@@ -107,10 +109,10 @@ def _fifo_deployment(system, index, members, arrival, work_all, outcome) -> None
     outcome.busy[index] = queue.busy
 
 
-def _batch_deployment(system, queries, index, members, arrival, outcome) -> None:
+def _batch_deployment(system, factor, index, members, arrival, outcome) -> None:
     deployments = system.deployments
     if int(deployments.queue_limit[index]) >= UNLIMITED_QUEUE:
-        _batches_in_order(system, queries, index, members, arrival, outcome)
+        _batches_in_order(system, factor, index, members, arrival, outcome)
         return
     heap: list[tuple[float, int, int, int, int]] = []
     counter = [0]
@@ -124,9 +126,6 @@ def _batch_deployment(system, queries, index, members, arrival, outcome) -> None
         outcome.end[batch] = end
         outcome.batch[batch] = size
 
-    factor = queries.service_factor
-    if deployments.loaded[index]:
-        factor = factor * queries.compute_factor
     full = deployments.batch_time(index, int(deployments.batch[index]))
     queue = BatchQueue(
         index,
@@ -153,7 +152,7 @@ def _batch_deployment(system, queries, index, members, arrival, outcome) -> None
     outcome.busy[index] = queue.busy
 
 
-def _batches_in_order(system, queries, index, members, arrival, outcome) -> None:
+def _batches_in_order(system, factor, index, members, arrival, outcome) -> None:
     """Batches of one deployment without a queue limit, from its arrivals known in advance.
 
     The next batch goes to the server that frees first, at ``s = max(free,
@@ -170,10 +169,7 @@ def _batches_in_order(system, queries, index, members, arrival, outcome) -> None
     latency = float(deployments.latency[index])
     cost = float(deployments.batch_cost[index])
     arrivals = arrival[members].tolist()
-    factors = queries.service_factor[members]
-    if deployments.loaded[index]:
-        factors = factors * queries.compute_factor[members]
-    factors = factors.tolist()
+    factors = factor[members].tolist()
     count = len(arrivals)
     free = [0.0] * int(deployments.replicas[index])
     starts = [0.0] * count

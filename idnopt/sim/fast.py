@@ -164,8 +164,8 @@ class Engine:
         self._flat_lookup = list(ingress * (count + 1) + self._lookup)
         # measured uplink delays per class and deployment (moving averages), and what
         # delays() adds to them per class: the way back, or inf where a target cannot serve
-        self._delay_table = system.uplink + system.jitter + system.transfer_up
-        self._delay = list(self._delay_table)  # row views: 1-d scalar updates are cheaper
+        delay = system.uplink + system.jitter + system.transfer_up
+        self._delay = list(delay)  # row views: 1-d scalar updates are cheaper
         safe = np.where(system.target_deployment >= 0, system.target_deployment, 0)
         rows = np.arange(len(system.classes))[:, None]
         back = (system.downlink + system.transfer_down + system.jitter)[rows, safe]
