@@ -38,7 +38,7 @@ from idnopt.errors import InputError
 from idnopt.formulations.offloading.compiled import TIERS, OffloadingScenario
 from idnopt.online.tabular import QLearning
 from idnopt.sim.outcome import penalised_response
-from idnopt.sim.scheduling import Scheduler
+from idnopt.sim.scheduling import Scheduler, cost_reward
 from idnopt.sim.workload import Queries
 
 NETWORK_BINS = (1.5, 4.0, 12.0)
@@ -110,7 +110,17 @@ def cost_tables(scenario: OffloadingScenario) -> CostTables:
     )
 
 
-class Tier(Scheduler):
+class PerClass(Scheduler):
+    """A static policy: one target per class, ``best_``, set by ``prepare``."""
+
+    def choose(self, query: int) -> int:  # noqa: D102
+        return int(self.best_[self.view_.queries.klass[query]])
+
+    def choose_all(self, queries: Queries) -> np.ndarray:  # noqa: D102
+        return self.best_[queries.klass]
+
+
+class Tier(PerClass):
     """Every request to one tier, with the variant of least nominal cost there.
 
     Parameters
@@ -147,14 +157,8 @@ class Tier(Scheduler):
             )
         self.best_ = cost.argmin(axis=1)
 
-    def choose(self, query: int) -> int:  # noqa: D102
-        return int(self.best_[self.view_.queries.klass[query]])
 
-    def choose_all(self, queries: Queries) -> np.ndarray:  # noqa: D102
-        return self.best_[queries.klass]
-
-
-class Fixed(Scheduler):
+class Fixed(PerClass):
     """A fixed target per class.
 
     Parameters
@@ -173,12 +177,6 @@ class Fixed(Scheduler):
         self.best_ = np.asarray(self.targets, dtype=np.int64)
         if self.best_.shape != (len(self.view_.system.classes),):
             raise ValueError("give one target per class")
-
-    def choose(self, query: int) -> int:  # noqa: D102
-        return int(self.best_[self.view_.queries.klass[query]])
-
-    def choose_all(self, queries: Queries) -> np.ndarray:  # noqa: D102
-        return self.best_[queries.klass]
 
 
 class Greedy(Scheduler):
@@ -327,12 +325,7 @@ class TabularQ(Scheduler):
         learner = getattr(self, "learner_", None)
         shape = (self.state_count(), system.num_targets)
         if learner is None or learner.q_.shape != shape:
-            learner = QLearning(
-                *shape,
-                discount=0.0,
-                final_epsilon=self.final_epsilon,
-                exploration_steps=self.exploration_steps,
-            ).reset(self.rng_)
+            learner = self._new_learner(shape, self.rng_)
             self.learner_ = learner
         learner.rng_ = self.rng_
         # per class, one local and one edge target it can use (a tier's variants share a pool)
@@ -379,14 +372,19 @@ class TabularQ(Scheduler):
         view = self.view_
         klass = int(view.queries.klass[slot])
         response = view.engine.response(slot)
-        deadline = float(view.system.classes.deadline[klass])
-        if np.isfinite(response):
-            cost = response + self.costs_.penalty[klass, action]
-            reward = -min(cost / deadline, 4.0)
-        else:
-            reward = -4.0
+        cost = response + self.costs_.penalty[klass, action]  # nan when not served
+        reward = cost_reward(cost, view.system.classes.deadline[klass])
         self.learner_.update(state, action, reward)
         return None
+
+    def _new_learner(self, shape: tuple[int, int], rng: np.random.Generator) -> QLearning:
+        """An untrained learner of this policy's settings (discount 0, ``THEORY.md`` §5)."""
+        return QLearning(
+            *shape,
+            discount=0.0,
+            final_epsilon=self.final_epsilon,
+            exploration_steps=self.exploration_steps,
+        ).reset(rng)
 
     def to_file(self, path: str | Path) -> Path:
         """Write the Q-table and what it was learned for (``.npz``, atomically)."""
@@ -435,12 +433,7 @@ class TabularQ(Scheduler):
                 f"{(self.state_count(), self.scenario.system.num_targets)}",
                 path=path,
             )
-        learner = QLearning(
-            *q.shape,
-            discount=0.0,
-            final_epsilon=self.final_epsilon,
-            exploration_steps=self.exploration_steps,
-        ).reset(np.random.default_rng(0))
+        learner = self._new_learner(q.shape, np.random.default_rng(0))
         learner.q_[:] = q
         learner.visits_[:] = visits
         learner.decisions_ = int(metadata.get("decisions", 0))

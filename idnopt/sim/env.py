@@ -49,6 +49,7 @@ from idnopt.sim.outcome import Outcome, penalised_response
 from idnopt.sim.scheduling import (
     OBSERVATION_CLIP,
     SchedulingView,
+    cost_reward,
     encode_observation,
     observation_size,
 )
@@ -163,7 +164,7 @@ class ServingEnv(gym.Env):
                     classes.min_accuracy[klass],
                     self.accuracy_penalty,
                 )
-                reward = -min(float(cost) / classes.deadline[klass], OBSERVATION_CLIP)
+                reward = cost_reward(cost, classes.deadline[klass])
         engine.dispatch(query, target)
         self._query = query + 1
         terminated = self._query >= len(queries)

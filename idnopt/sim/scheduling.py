@@ -28,6 +28,7 @@ and round-trip delays it measured.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
@@ -43,6 +44,30 @@ from idnopt.sim.workload import Queries
 
 OBSERVATION_CLIP = 4.0
 """Largest value of an observation entry (times are in deadlines of the query's class)."""
+
+
+def cost_reward(cost: float, deadline: float) -> float:
+    """A learner's reward for a request's cost: minus the cost in deadlines, clipped.
+
+    At most :data:`OBSERVATION_CLIP` deadlines are counted; a request not
+    answered (``cost`` infinite or ``nan``) gets the clip.
+
+    Parameters
+    ----------
+    cost : float
+        Response time plus any accuracy penalty (ms).
+    deadline : float
+        The request class's deadline (ms).
+
+    Returns
+    -------
+    float
+        In ``[-OBSERVATION_CLIP, 0]`` for a non-negative cost.
+    """
+    cost = float(cost)
+    if not math.isfinite(cost):
+        return -OBSERVATION_CLIP
+    return -min(cost / float(deadline), OBSERVATION_CLIP)
 
 
 class SchedulingView:
