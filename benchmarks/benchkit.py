@@ -16,16 +16,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from idnopt.profiling.environment import cpu_name
+
 
 def machine(packages: Sequence[str] = ("numpy", "scipy")) -> dict[str, Any]:
     """CPU, cores, memory, kernel, load average, Python and the versions of ``packages``."""
-    cpu = platform.processor() or platform.machine()
     memory_gb = None
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 memory_gb = round(int(line.split()[1]) / 2**20, 1)
@@ -38,7 +35,7 @@ def machine(packages: Sequence[str] = ("numpy", "scipy")) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - optional package
             found[name] = None
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "memory_gb": memory_gb,
         "kernel": platform.release(),

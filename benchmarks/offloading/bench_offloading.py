@@ -35,7 +35,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from benchkit import machine as describe_machine  # noqa: E402
-from benchkit import markdown_table  # noqa: E402
+from benchkit import markdown_table, results_writers  # noqa: E402
 
 RESULTS = HERE / "results"
 from idnopt.formulations.offloading import POLICIES  # noqa: E402
@@ -245,18 +245,12 @@ def main() -> None:
         f"{arguments.seeds} seeds; {arguments.jobs} jobs, {time.perf_counter() - started:.0f} s "
         f"wall; load average {facts['load_average']}.\n\n"
     )
-    import json
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "offloading.json").write_text(
-        json.dumps(
-            {"machine": facts, "arguments": vars(arguments), "records": records, "table": table},
-            indent=1,
-            default=float,
-        )
-        + "\n"
+    save_json, save_markdown = results_writers(RESULTS)
+    save_json(
+        "offloading",
+        {"machine": facts, "arguments": vars(arguments), "records": records, "table": table},
     )
-    (RESULTS / "offloading.md").write_text(preface + text + "\n")
+    save_markdown("offloading", preface + text)
     figures(table)
     print(preface + text)
 
