@@ -146,15 +146,38 @@ def make_env(
     """The Gymnasium environment: episodes at random times of the run, ``response`` reward."""
     from idnopt.sim.env import ServingEnv  # gymnasium is imported only here
 
-    length = 1000.0 * parameters.episode
-    latest = max(parameters.duration_ms - length, 0.0)
-
     def sample(rng: np.random.Generator) -> Queries:
-        start = float(rng.uniform(0.0, latest)) if latest > 0 else 0.0
-        seed = int(rng.integers(2**31))
-        return draw(scenario, start + length, seed, load=parameters.load, start=start)
+        return draw_episode(scenario, parameters, rng)
 
     return ServingEnv(scenario.system, sample, reward="response", accuracy_penalty=scenario.penalty)
+
+
+def draw_episode(
+    scenario: OffloadingScenario,
+    parameters: OffloadingSimulationParameters,
+    rng: np.random.Generator,
+) -> Queries:
+    """The requests of one training episode: ``parameters.episode`` seconds at a random time.
+
+    Parameters
+    ----------
+    scenario : OffloadingScenario
+        The compiled scenario.
+    parameters : OffloadingSimulationParameters
+        Run length, episode length and load.
+    rng : numpy.random.Generator
+        Draws the episode's start and its seed (two draws, in that order).
+
+    Returns
+    -------
+    Queries
+        The episode's requests, with the conditions at their arrivals.
+    """
+    length = 1000.0 * parameters.episode
+    latest = max(parameters.duration_ms - length, 0.0)
+    start = float(rng.uniform(0.0, latest)) if latest > 0 else 0.0
+    seed = int(rng.integers(2**31))
+    return draw(scenario, start + length, seed, load=parameters.load, start=start)
 
 
 def train_tabular(
@@ -170,15 +193,10 @@ def train_tabular(
     and mean accuracy of the episode (the learning curve).
     """
     rng = np.random.default_rng(parameters.seed + TRAINING_SEED_OFFSET)
-    length = 1000.0 * parameters.episode
-    latest = max(parameters.duration_ms - length, 0.0)
     scheduler.explore = True
     done, curve = 0, []
     while done < steps:
-        start = float(rng.uniform(0.0, latest)) if latest > 0 else 0.0
-        queries = draw(
-            scenario, start + length, int(rng.integers(2**31)), load=parameters.load, start=start
-        )
+        queries = draw_episode(scenario, parameters, rng)
         if len(queries) > steps - done:
             queries = queries.head(steps - done)
         if not len(queries):
