@@ -158,6 +158,11 @@ class Engine:
         self._estimate[:, count] = INFINITY
         self._rows = list(self._estimate)  # row views: 1-d scalar updates are cheaper
         self._lookup = np.where(system.target_deployment >= 0, system.target_deployment, count)
+        # a pool's deployments share one queue: backlogs are read once per queue (slot)
+        heads, slot = np.unique(np.asarray(head), return_inverse=True)
+        self._distinct = [self.queues[int(first)] for first in heads]
+        self._slot = slot
+        self._slot_lookup = np.append(slot, len(heads))[self._lookup]
         # per class, the flat positions in the estimate table of its ingress's row at its targets
         ingress = system.classes.ingress[:, None]
         self._flat_estimate = self._estimate.reshape(-1)
@@ -252,7 +257,8 @@ class Engine:
             self.feedback(query, False)
 
     def _report(self, time: float) -> None:
-        self._estimate[:, :-1] = np.array([queue.backlog(time) for queue in self.queues])[None, :]
+        per_queue = np.array([queue.backlog(time) for queue in self._distinct])
+        self._estimate[:, :-1] = per_queue[self._slot][None, :]
 
     def advance(self, until: float) -> None:
         """Process every event and load report due at or before ``until`` ms."""
@@ -357,8 +363,8 @@ class Engine:
         if self.report_interval > 0:
             return self._flat_estimate.take(self._flat_lookup[klass])
         now = self._time[query]
-        per_deployment = np.array([queue.backlog(now) for queue in self.queues] + [INFINITY])
-        return per_deployment[self._lookup[klass]]
+        per_queue = np.array([queue.backlog(now) for queue in self._distinct] + [INFINITY])
+        return per_queue[self._slot_lookup[klass]]
 
     def delays(self, query: int) -> np.ndarray:
         """Recently measured round-trip network delay (ms) to each target for the query's class."""
