@@ -231,8 +231,8 @@ class Oracle(Scheduler):
         best, best_cost = -1, np.inf
         for target in np.flatnonzero(self.costs_.valid[klass]):
             index = int(self.view_.system.target_deployment[klass, target])
-            finish = engine.predict_end(query, index) + engine.network_delays(query, index)[1]
-            cost = finish - self.time_[query] + self.costs_.penalty[klass, target]
+            response = engine.predict_finish(query, index) - self.time_[query]
+            cost = response + self.costs_.penalty[klass, target]
             if cost < best_cost:
                 best, best_cost = int(target), cost
         return best

@@ -152,8 +152,7 @@ class ServingEnv(gym.Env):
         if self.reward_kind == "response":
             reward = -OBSERVATION_CLIP
         if self.reward_kind != "completed" and index >= 0:
-            response = engine.predict_end(query, index) + engine.network_delays(query, index)[1]
-            response -= queries.time[query]
+            response = engine.predict_finish(query, index) - queries.time[query]
             if self.reward_kind == "predicted":
                 on_time = response <= classes.deadline[klass] + 1e-9
                 reward = float(on_time and self._success[klass, index])

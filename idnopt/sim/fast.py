@@ -377,7 +377,18 @@ class Engine:
         Exact for FIFO deployments given the queries already dispatched (those
         still on their way included); a rough estimate for batching ones.
         """
-        up, _ = self.network_delays(query, index)
+        return self._predicted_end(query, index, self.network_delays(query, index)[0])
+
+    def predict_finish(self, query: int, index: int) -> float:
+        """When the answer of ``query`` would be back if sent to ``index`` now.
+
+        :meth:`predict_end` plus the way back, with one computation of the
+        query's network delays.
+        """
+        up, down = self.network_delays(query, index)
+        return self._predicted_end(query, index, up) + down
+
+    def _predicted_end(self, query: int, index: int, up: float) -> float:
         arrival = self._time[query] + up
         work = self.work(query, index)
         ahead = sorted(v for q, v in self.inflight[self._head[index]].items() if q != query)
