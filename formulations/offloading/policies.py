@@ -93,7 +93,6 @@ def cost_tables(scenario: OffloadingScenario) -> CostTables:
     safe = np.maximum(table, 0)
     classes = np.arange(len(system.classes))[:, None]
     deployments = system.deployments
-    round_trip = system.uplink + system.downlink + 2.0 * system.jitter
     penalty = penalised_response(
         0.0,
         deployments.accuracy[safe],
@@ -102,7 +101,7 @@ def cost_tables(scenario: OffloadingScenario) -> CostTables:
     )
     return CostTables(
         valid=valid,
-        fixed=np.where(valid, round_trip[classes, safe], 0.0),
+        fixed=np.where(valid, system.round_trip[classes, safe], 0.0),
         scaled=np.where(valid, (system.transfer_up + system.transfer_down)[classes, safe], 0.0),
         service=np.where(valid, deployments.latency[safe], np.inf),
         loaded=np.where(valid, deployments.loaded[safe], False),

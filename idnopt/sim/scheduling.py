@@ -92,7 +92,7 @@ class SchedulingView:
         self.horizon = len(queries)
         self.classes = tuple(system.classes.names)
         self.shape = (system.num_targets,)
-        self.round_trip = system.uplink + system.downlink + 2.0 * system.jitter
+        self.round_trip = system.round_trip
 
     def klass(self, query: int) -> int:
         """Request class of ``query``."""

@@ -236,6 +236,15 @@ class ServingSystem:
             self.transfer_up.any() or self.transfer_down.any() or self.deployments.loaded.any()
         )
 
+    @cached_property
+    def round_trip(self) -> np.ndarray:
+        """(classes, deployments) mean round trip (ms) without the scaled transfers.
+
+        ``uplink + downlink + 2 * jitter``: what every query pays on the network
+        before ``network_factor`` scales ``transfer_up + transfer_down``.
+        """
+        return self.uplink + self.downlink + 2.0 * self.jitter
+
     @property
     def num_targets(self) -> int:
         """Number of targets a scheduler chooses among."""
